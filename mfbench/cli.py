@@ -1,0 +1,427 @@
+"""The ``mfbench`` command line.
+
+Heavy libraries (torch, chgnet) are imported only inside the commands that need them, so
+``mfbench --help``, ``tasks list`` and ``data list`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mfbench import __version__
+from mfbench.errors import MfbenchError
+
+logger = logging.getLogger("mfbench")
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    import pandas as pd
+
+    if not rows:
+        return "(none)"
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        return pd.DataFrame(rows).to_string(index=False)
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, indent=2, default=str))
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from mfbench.data.registry import registry
+
+    rows = []
+    for entry in registry(args.registry).values():
+        prepared = (entry.store_path() / "meta.json").is_file()
+        rows.append(
+            {
+                "dataset": entry.id,
+                "version": entry.version,
+                "source": entry.source,
+                "fidelities": ",".join(entry.fidelities),
+                "frames": entry.n_frames if entry.n_frames else "?",
+                "sha256 pinned": "yes" if entry.sha256 else "no",
+                "prepared": "yes" if prepared else "no",
+            }
+        )
+    print(_table(rows))
+    return 0
+
+
+def cmd_data_info(args: argparse.Namespace) -> int:
+    from mfbench.data.registry import get_dataset
+    from mfbench.data.store import FrameStore
+
+    entry = get_dataset(args.dataset, args.registry)
+    info: dict[str, Any] = {"registry": entry.model_dump(mode="json")}
+    if (entry.store_path() / "meta.json").is_file():
+        store = FrameStore.open(entry.store_path())
+        meta = {k: v for k, v in store.meta.items() if k not in ("arrays", "dataset")}
+        info["store"] = {"path": str(store.path), **meta}
+    else:
+        info["store"] = None
+    if args.json:
+        _print_json(info)
+        return 0
+    for key, value in info["registry"].items():
+        if value not in (None, {}, []):
+            print(f"{key:>13}: {value}")
+    if info["store"] is None:
+        print(
+            f"\nnot prepared: run `mfbench data prepare {entry.id}` "
+            f"{'' if entry.source == 'embedded' else '--source PATH'}"
+        )
+    else:
+        print("\nprepared store:")
+        for key, value in info["store"].items():
+            print(f"{key:>22}: {value}")
+    return 0
+
+
+def cmd_data_prepare(args: argparse.Namespace) -> int:
+    from mfbench.data.prepare import prepare
+    from mfbench.data.registry import get_dataset
+
+    entry = get_dataset(args.dataset, args.registry)
+    if entry.source == "user" and args.source is None:
+        raise MfbenchError(
+            f"{entry.id} is not shipped with mfbench; download it yourself "
+            f"({entry.url or entry.doi or 'see the registry'}) and pass --source PATH"
+        )
+    report = prepare(
+        entry,
+        args.source,
+        accept_checksum_mismatch=args.accept_checksum_mismatch,
+        overwrite=args.overwrite,
+    )
+    if args.json:
+        _print_json(report.to_dict())
+        return 0
+    print(f"dataset  {report.dataset}")
+    print(f"source   {report.source}")
+    print(f"sha256   {report.sha256} ({report.checksum_status})")
+    print(f"store    {report.store}")
+    print(
+        f"frames   {report.n_frames} in {report.n_materials} materials, {report.n_atoms} atoms, "
+        f"{len(report.elements)} elements; fidelities {', '.join(report.fidelities)}"
+    )
+    if report.checksum_status != "skipped-existing":
+        print(f"took     {report.seconds:.1f} s")
+    else:
+        print("         already prepared from this source (use --overwrite to redo)")
+    for warning in report.warnings:
+        print(f"WARNING  {warning}")
+    return 0
+
+
+def cmd_generate_surrogate(args: argparse.Namespace) -> int:
+    from mfbench.data.surrogate import generate
+
+    report = generate(Path(args.out), seed=args.seed, limit_materials=args.limit_materials)
+    _print_json(report.to_dict() if hasattr(report, "to_dict") else report.__dict__)
+    return 0
+
+
+# ----------------------------------------------------------------------------- tasks
+
+
+def cmd_tasks_list(args: argparse.Namespace) -> int:
+    from mfbench.tasks.data import TaskData
+    from mfbench.tasks.definition import list_tasks
+
+    rows = []
+    for name, task in list_tasks().items():
+        row: dict[str, Any] = {
+            "task": name,
+            "version": task.version,
+            "dataset": f"{task.dataset.id}-v{task.dataset.version}",
+            "target": task.target_fidelity,
+            "fractions": len(task.fractions.values),
+        }
+        try:
+            data = TaskData.load(task)
+        except MfbenchError:
+            row.update(train="-", val="-", test="-", split_fingerprint="(dataset not prepared)")
+        else:
+            row.update(data.split.sizes())
+            row["split_fingerprint"] = data.split.fingerprints()["split"][:16]
+        rows.append(row)
+    print(_table(rows))
+    return 0
+
+
+def _summary_text(summary: dict[str, Any]) -> str:
+    from pymatgen.core import Element
+
+    lines = [
+        f"task             {summary['task']} v{summary['version']}",
+        f"dataset          {summary['dataset']} v{summary['dataset_version']} "
+        f"(sha256 {summary['dataset_sha256'][:16]}…)",
+        f"target fidelity  {summary['target_fidelity']}",
+        "",
+        "split            frames  materials  fingerprint (sha256 of sorted frame ids)",
+    ]
+    for side in ("train", "val", "test"):
+        lines.append(
+            f"  {side:<14} {summary['sizes'][side]:>6}  {summary['materials'][side]:>9}  "
+            f"{summary['fingerprints'][side]}"
+        )
+    lines.append(f"  {'split':<14} {'':>6}  {'':>9}  {summary['fingerprints']['split']}")
+    lines += ["", "fraction   frames  materials  elements"]
+    for row in summary["fractions"]:
+        lines.append(
+            f"  {row['fraction']:<8} {row['n_frames']:>6}  {row['n_materials']:>9}  "
+            f"{row['n_elements']:>8}"
+        )
+    fit = summary["train_reference_fit"]
+    counts = fit["materials_per_element"]
+    ordered = sorted(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    fmt = ", ".join(f"{Element.from_Z(z).symbol} {n}" for z, n in ordered)
+    values = sorted(counts.values())
+    lines += [
+        "",
+        "elemental reference fit on the train split (least squares, intensive):",
+        f"  condition number   {fit['condition_number']:.1f}",
+        f"  residual MAE       {1000 * fit['residual_mae_ev_per_atom']:.1f} meV/atom",
+        f"  elements           {fit['n_elements']}; materials per element: "
+        f"min {values[0]}, median {values[len(values) // 2]}, max {values[-1]}",
+        f"  per element        {fmt}",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_tasks_show(args: argparse.Namespace) -> int:
+    from mfbench.tasks.data import TaskData
+    from mfbench.tasks.definition import get_task
+
+    task = get_task(args.task)
+    summary = TaskData.load(task).summary()
+    if args.json:
+        _print_json({"definition": task.model_dump(mode="json"), "summary": summary})
+        return 0
+    print(_summary_text(summary))
+    print(f"\nbudget           {task.budget.model_dump()}")
+    print(f"auxiliary data   {[a.model_dump(exclude_none=True) for a in task.auxiliary_data]}")
+    print(f"changelog        {[f'v{c.version} {c.date}: {c.change}' for c in task.changelog]}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+_TABLE_COLUMNS = {
+    "energy_mae_mev_per_atom": "E MAE meV/at",
+    "force_mae_mev_per_a": "F MAE meV/Å",
+    "stress_mae_gpa": "S MAE GPa",
+    "magmom_mae_mu_b": "M MAE μB",
+    "formation_energy_mae_mev_per_atom": "Ef MAE meV/at",
+    "decomposition_energy_mae_mev_per_atom": "Ed MAE meV/at",
+}
+
+
+def _metrics_row(record: dict[str, Any], subset: str) -> dict[str, Any]:
+    metrics = record["metrics"][subset]
+    row: dict[str, Any] = {"model": record["model"]["name"], "test frames": subset}
+    row["n"] = metrics.get("n_frames", 0)
+    for key, label in _TABLE_COLUMNS.items():
+        value = metrics.get(key)
+        row[label] = "nan" if value is None else f"{value:.4g}"
+    return row
+
+
+def _evaluate(task_name: str, model: str, args: argparse.Namespace) -> dict[str, Any]:
+    from mfbench.atomic import write_json_atomic
+    from mfbench.evaluation import evaluate_predictor
+    from mfbench.models.chgnet_pretrained import PretrainedChgnet
+    from mfbench.tasks.data import TaskData
+    from mfbench.tasks.definition import get_task
+
+    data = TaskData.load(get_task(task_name))
+    predictor = PretrainedChgnet(model, device=args.device, batch_size=args.batch_size)
+    out = Path(args.out) / "evaluate" / task_name
+    record = evaluate_predictor(
+        data,
+        predictor,
+        fraction=args.fraction,
+        predictions_path=out / f"{model}.predictions.npz",
+    )
+    write_json_atomic(out / f"{model}.json", record)
+    logger.info("wrote %s", out / f"{model}.json")
+    return record
+
+
+def _print_evaluations(records: list[dict[str, Any]]) -> None:
+    rows = [_metrics_row(r, subset) for r in records for subset in ("all", "covered")]
+    first = records[0]
+    task = first["task"]
+    print(
+        f"\n{task['name']} v{task['version']} test split "
+        f"(split {task['split_fingerprint'][:16]}), labels: {task['target_fidelity']}; "
+        f"covered = frames whose elements all occur in training fraction {first['fraction']} "
+        f"({first['coverage']['covered_test_frames']}/{first['coverage']['test_frames']})"
+    )
+    print(_table(rows))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    records = [_evaluate(args.task, model, args) for model in args.model]
+    _print_evaluations(records)
+    print(f"\nrecords and predictions: {Path(args.out) / 'evaluate' / args.task}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- demo
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mfbench.data.prepare import prepare
+    from mfbench.data.registry import get_dataset
+    from mfbench.tasks.data import TaskData
+    from mfbench.tasks.definition import get_task
+
+    task = get_task(args.task)
+    print(f"== 1. prepare the embedded dataset {task.dataset.id}")
+    report = prepare(get_dataset(task.dataset.id))
+    print(
+        f"{report.n_frames} frames, {report.n_materials} materials, {len(report.elements)} "
+        f"elements, sha256 {report.sha256[:16]}… ({report.checksum_status}) → {report.store}"
+    )
+    print("\n== 2. tasks")
+    cmd_tasks_list(args)
+    print(f"\n== 3. task {task.task}")
+    print(_summary_text(TaskData.load(task).summary()))
+    print("\n== 4. evaluate the two CHGNet models shipped in the chgnet package")
+    records = [_evaluate(task.task, model, args) for model in args.model]
+    _print_evaluations(records)
+    print(
+        "\nchgnet-r2scan labelled this dataset's r2scan fidelity, so its error must be ~0; "
+        "chgnet-0.3.0 (GGA) shows the raw cross-functional gap."
+    )
+    print(f"records and predictions: {Path(args.out) / 'evaluate' / task.task}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``mfbench`` command."""
+    parser = argparse.ArgumentParser(
+        prog="mfbench",
+        description="Benchmark for cross-functional (GGA → r²SCAN) transfer learning of uMLIPs.",
+    )
+    parser.add_argument("--version", action="version", version=f"mfbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    registry_opt = argparse.ArgumentParser(add_help=False)
+    registry_opt.add_argument(
+        "--registry",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="extra dataset registry YAML (repeatable; also $MFBENCH_REGISTRY)",
+    )
+    json_opt = argparse.ArgumentParser(add_help=False)
+    json_opt.add_argument("--json", action="store_true", help="print JSON")
+
+    data = commands.add_parser("data", help="datasets: list, info, prepare").add_subparsers(
+        dest="data_command", required=True
+    )
+    p = data.add_parser("list", parents=[registry_opt], help="registered datasets")
+    p.set_defaults(func=cmd_data_list)
+    p = data.add_parser("info", parents=[registry_opt, json_opt], help="one dataset")
+    p.add_argument("dataset")
+    p.set_defaults(func=cmd_data_info)
+    p = data.add_parser(
+        "prepare",
+        parents=[registry_opt, json_opt],
+        help="verify a source file and convert it into a frame store",
+    )
+    p.add_argument("dataset")
+    p.add_argument("--source", type=Path, help="the dataset file or folder you downloaded")
+    p.add_argument(
+        "--accept-checksum-mismatch",
+        action="store_true",
+        help="convert a source whose sha256 differs from the registry (recorded in results)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    p.set_defaults(func=cmd_data_prepare)
+    p = data.add_parser(
+        "generate-surrogate", help="regenerate the embedded surrogate dataset with CHGNet"
+    )
+    p.add_argument("--out", required=True, help="output .json.gz path")
+    p.add_argument("--seed", type=int, default=20261124)
+    p.add_argument("--limit-materials", type=int, default=None)
+    p.set_defaults(func=cmd_generate_surrogate)
+
+    tasks = commands.add_parser("tasks", help="benchmark tasks: list, show").add_subparsers(
+        dest="tasks_command", required=True
+    )
+    p = tasks.add_parser("list", help="tasks with split sizes and fingerprints")
+    p.set_defaults(func=cmd_tasks_list)
+    p = tasks.add_parser("show", parents=[json_opt], help="one task in detail")
+    p.add_argument("task")
+    p.set_defaults(func=cmd_tasks_show)
+
+    model_opts = argparse.ArgumentParser(add_help=False)
+    model_opts.add_argument(
+        "--model",
+        action="append",
+        choices=["chgnet-0.3.0", "chgnet-r2scan"],
+        help="pretrained model (repeatable; default: both)",
+    )
+    model_opts.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
+    model_opts.add_argument("--batch-size", type=int, default=32)
+    model_opts.add_argument(
+        "--fraction",
+        type=float,
+        default=1.0,
+        help="training fraction that coverage is measured against",
+    )
+    model_opts.add_argument("--out", default="mfbench-results", help="results folder")
+
+    p = commands.add_parser(
+        "evaluate", parents=[model_opts], help="score a shipped CHGNet model on a task's test split"
+    )
+    p.add_argument("--task", required=True)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = commands.add_parser(
+        "demo", parents=[model_opts], help="the main job on the embedded dataset"
+    )
+    p.add_argument("--task", default="surrogate-r2scan")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mfbench`` console script."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "model", "unset") is None:
+        args.model = ["chgnet-0.3.0", "chgnet-r2scan"]
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except MfbenchError as exc:
+        print(f"mfbench: error: {exc}", file=sys.stderr)
+        return 2
+    except FileExistsError as exc:
+        print(f"mfbench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

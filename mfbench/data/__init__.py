@@ -1,0 +1,1 @@
+"""Datasets: frames, readers, the on-disk frame store and the dataset registry."""

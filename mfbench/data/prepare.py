@@ -1,0 +1,153 @@
+"""``mfbench data prepare``: verify a source file, convert it into a frame store, report."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mfbench.data.checksum import sha256_source
+from mfbench.data.readers import read_frames
+from mfbench.data.registry import DatasetEntry
+from mfbench.data.store import FrameStore, StoreWriter
+from mfbench.errors import ChecksumError, DataError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PrepareReport:
+    """What a prepare did: the source, its checksum status and what was converted."""
+
+    dataset: str
+    store: str
+    source: str
+    sha256: str
+    checksum_status: str  # "verified" | "unpinned" | "mismatch-accepted" | "skipped-existing"
+    n_frames: int
+    n_materials: int
+    n_atoms: int
+    elements: dict[str, int] = field(default_factory=dict)  # symbol → frames containing it
+    fidelities: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def prepare(
+    entry: DatasetEntry,
+    source: Path | None = None,
+    *,
+    accept_checksum_mismatch: bool = False,
+    overwrite: bool = False,
+) -> PrepareReport:
+    """Verify ``source`` against the registry and convert it into the dataset's frame store.
+
+    Args:
+        entry: the registry entry.
+        source: the user's copy of the source file or folder; embedded datasets use
+            their shipped file when None.
+        accept_checksum_mismatch: convert a source whose sha256 differs from the
+            registry's pin; the override is recorded in the store and the report.
+        overwrite: replace an existing store (otherwise an existing, valid store is kept).
+
+    Raises:
+        ChecksumError: the sha256 differs from the pin and no override was given.
+        DataError: the source is missing or a frame is bad (named in the message), or the
+            frame count disagrees with a verified source's pin.
+    """
+    started = time.perf_counter()
+    if source is None:
+        source = entry.embedded_path()
+    source = Path(source)
+    if not source.exists():
+        hint = f" (expected a file like {entry.file_name!r})" if entry.file_name else ""
+        raise DataError(f"source does not exist{hint}", file=str(source))
+    destination = entry.store_path()
+    digest = sha256_source(source)
+
+    if destination.exists() and not overwrite:
+        store = FrameStore.open(destination)
+        if store.meta["source"]["sha256"] == digest:
+            logger.info("store %s is already prepared from this source", destination)
+            return _report(entry, store, source, "skipped-existing", started)
+        raise DataError(
+            "a store prepared from a different source exists; pass --overwrite to replace it",
+            file=str(destination),
+        )
+
+    warnings: list[str] = []
+    if entry.sha256 is None:
+        status = "unpinned"
+        warnings.append(
+            f"the registry pins no sha256 for {entry.id}; the source's sha256 {digest} was "
+            "recorded but NOT verified against a published value"
+        )
+    elif digest == entry.sha256:
+        status = "verified"
+    elif accept_checksum_mismatch:
+        status = "mismatch-accepted"
+        warnings.append(
+            f"sha256 mismatch accepted by the user: expected {entry.sha256}, got {digest}"
+        )
+    else:
+        raise ChecksumError(
+            f"{source}: sha256 {digest} does not match the registry's {entry.sha256} for "
+            f"{entry.key}. The file may be corrupt, truncated or a different version. "
+            "Re-download it, or pass --accept-checksum-mismatch to convert it anyway "
+            "(the override is recorded in every result)."
+        )
+    for warning in warnings:
+        logger.warning(warning)
+
+    with StoreWriter(destination, entry.fidelities, overwrite=overwrite) as writer:
+        writer.add_all(read_frames(entry.format, source, entry.options))
+        if entry.n_frames is not None and writer.n_frames != entry.n_frames:
+            message = f"read {writer.n_frames} frames, the registry expects {entry.n_frames}"
+            if status == "verified":
+                raise DataError(message + " for a verified source: reader bug?", file=str(source))
+            warnings.append(message)
+        writer.commit(
+            {
+                "dataset": entry.model_dump(mode="json"),
+                "source": {
+                    "path": str(source.resolve()),
+                    "sha256": digest,
+                    "expected_sha256": entry.sha256,
+                    "checksum_status": status,
+                },
+                "warnings": warnings,
+            }
+        )
+    return _report(entry, FrameStore.open(destination), source, status, started)
+
+
+def _report(
+    entry: DatasetEntry,
+    store: FrameStore,
+    source: Path,
+    status: str,
+    started: float,
+) -> PrepareReport:
+    elements: Counter[str] = Counter()
+    for index in range(len(store)):
+        elements.update(store.composition(index).chemical_system.split("-"))
+    return PrepareReport(
+        dataset=entry.key,
+        store=str(store.path),
+        source=str(source),
+        sha256=store.meta["source"]["sha256"],
+        checksum_status=status,
+        n_frames=len(store),
+        n_materials=len(set(store.material_ids.tolist())),
+        n_atoms=int(store.meta["n_atoms"]),
+        elements=dict(sorted(elements.items())),
+        fidelities=store.fidelities,
+        seconds=round(time.perf_counter() - started, 3),
+        warnings=list(store.meta.get("warnings", [])),
+    )

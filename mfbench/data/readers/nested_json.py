@@ -1,0 +1,169 @@
+"""Streamed reader for MPtrj's nested JSON layout (MPtrj, MP-r²SCAN, the embedded surrogate).
+
+The layout is ``{material_id: {frame_id: {field: value, ...}}}``. The file is read one
+material at a time with ijson, so peak memory is bounded by the largest material, not
+by the file (MPtrj is 11 GB).
+
+Which keys hold the labels is declared per fidelity with :class:`LabelKeys`; a key may
+be a dotted path (``"r2scan.force"``) into nested objects.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import ijson
+import numpy as np
+from pymatgen.core import Structure
+
+from mfbench import units
+from mfbench.data.frame import Frame, Labels, validate_frame
+from mfbench.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabelKeys:
+    """Where one fidelity's labels live in a frame record.
+
+    Attributes:
+        energy: key of the energy label.
+        energy_kind: ``"per_atom"`` (eV/atom, e.g. MPtrj's ``energy_per_atom``) or
+            ``"total"`` (eV, e.g. ``uncorrected_total_energy``; divided by the atom count).
+        forces: key of ``[n_atoms, 3]`` forces in eV/Å.
+        stress: key of the ``[3, 3]`` stress in kBar with VASP's sign, or None.
+        magmoms: key of ``[n_atoms]`` magnetic moments in μB (null allowed), or None.
+
+    """
+
+    energy: str
+    energy_kind: Literal["per_atom", "total"]
+    forces: str
+    stress: str | None = "stress"
+    magmoms: str | None = "magmom"
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> LabelKeys:
+        """Build from a registry ``options`` mapping; unknown keys are an error."""
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown label key option(s) {sorted(unknown)}")
+        if values.get("energy_kind") not in ("per_atom", "total"):
+            raise ValueError("energy_kind must be 'per_atom' or 'total'")
+        return cls(**values)
+
+
+def open_maybe_gzip(path: Path) -> IO[bytes]:
+    """Open ``path`` for binary reading, transparently decompressing gzip (by magic bytes)."""
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+
+
+def iter_nested_json(source: Path, *, fidelities: Mapping[str, LabelKeys]) -> Iterator[Frame]:
+    """Yield validated frames from a nested-layout JSON file (plain or gzip).
+
+    Args:
+        source: the ``.json`` or ``.json.gz`` file.
+        fidelities: fidelity name → where its labels are in each frame record.
+
+    Raises:
+        DataError: truncated/corrupt JSON, a missing or malformed key, bad values; the
+            message names the file, material, frame and field.
+
+    """
+    path = str(source)
+    material_id: str | None = None
+    try:
+        with open_maybe_gzip(Path(source)) as handle:
+            for material_id, frames in ijson.kvitems(handle, "", use_float=True):
+                if not isinstance(frames, dict):
+                    raise DataError(
+                        f"expected an object of frames, got {type(frames).__name__}",
+                        file=path,
+                        material=material_id,
+                    )
+                for frame_id, record in frames.items():
+                    yield _frame_from_record(path, material_id, frame_id, record, fidelities)
+    except DataError:
+        raise
+    except (ijson.JSONError, EOFError, OSError, gzip.BadGzipFile) as exc:
+        after = f" after material {material_id!r}" if material_id is not None else ""
+        raise DataError(
+            f"invalid JSON{after}: the file is truncated or corrupt, or holds NaN/Infinity "
+            f"tokens, which JSON does not allow ({exc})",
+            file=path,
+        ) from exc
+
+
+def _lookup(record: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise KeyError(dotted)
+        value = value[part]
+    return value
+
+
+def _frame_from_record(
+    path: str,
+    material_id: str,
+    frame_id: str,
+    record: Any,
+    fidelities: Mapping[str, LabelKeys],
+) -> Frame:
+    where = {"file": path, "material": material_id, "frame": frame_id}
+    if not isinstance(record, Mapping):
+        raise DataError(f"frame record is a {type(record).__name__}, not an object", **where)
+
+    def get(key: str, *, optional: bool = False) -> Any:
+        try:
+            return _lookup(record, key)
+        except KeyError:
+            if optional:
+                return None
+            raise DataError(
+                f"missing key; the record has keys {sorted(record)}", field=key, **where
+            ) from None
+
+    def array(key: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+        try:
+            out = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"not a numeric array ({exc})", field=key, **where) from exc
+        if out.shape != shape:
+            raise DataError(f"shape {out.shape}, expected {shape}", field=key, **where)
+        return out
+
+    try:
+        structure = Structure.from_dict(get("structure"))
+    except DataError:
+        raise
+    except Exception as exc:  # pymatgen raises many types on malformed dicts
+        raise DataError(f"not a pymatgen structure ({exc})", field="structure", **where) from exc
+    n_atoms = len(structure)
+
+    labels: dict[str, Labels] = {}
+    for fidelity, keys in fidelities.items():
+        energy = get(keys.energy)
+        if not isinstance(energy, int | float) or isinstance(energy, bool):
+            raise DataError(f"energy is {energy!r}, not a number", field=keys.energy, **where)
+        energy_per_atom = float(energy) / n_atoms if keys.energy_kind == "total" else float(energy)
+        forces = array(keys.forces, get(keys.forces), (n_atoms, 3))
+        stress = None
+        if keys.stress is not None:
+            stress = units.vasp_kbar_to_gpa(array(keys.stress, get(keys.stress), (3, 3)))
+        magmoms = None
+        if keys.magmoms is not None:
+            raw = get(keys.magmoms, optional=True)
+            if raw is not None:
+                magmoms = np.abs(array(keys.magmoms, raw, (n_atoms,)))
+        labels[fidelity] = Labels(energy_per_atom, forces, stress, magmoms)
+    frame = Frame(str(frame_id), str(material_id), structure, labels)
+    return validate_frame(frame, file=path)

@@ -1,0 +1,136 @@
+"""The dataset registry: what each dataset id is, where it comes from and how to check it.
+
+Entries live in ``mfbench/data/datasets.yaml``; users can add their own (an extxyz file,
+VASP folders) with extra registry files (``mfbench data prepare --registry FILE``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mfbench.errors import DataError, UnknownNameError
+from mfbench.paths import EMBEDDED_DIR, datasets_dir
+
+BUILTIN_REGISTRY = Path(__file__).with_name("datasets.yaml")
+#: Environment variable listing extra registry files (``os.pathsep``-separated).
+REGISTRY_ENV = "MFBENCH_REGISTRY"
+
+
+class DatasetEntry(BaseModel):
+    """One registered dataset version.
+
+    Attributes:
+        id: short name used on the command line and in task files.
+        version: the dataset's own version string.
+        title: one line for listings.
+        source: ``"embedded"`` (shipped with mfbench, see ``embedded_file``) or ``"user"``
+            (the user supplies the file with ``--source``; nothing is ever downloaded).
+        file_name: the expected name of the source file or folder (a hint for users).
+        embedded_file: file name inside ``mfbench/data/embedded`` for embedded datasets.
+        doi, url: where the data is published.
+        sha256: expected SHA-256 of the source file, or None when nobody has pinned it yet.
+        n_frames: expected number of frames, or None when not pinned.
+        format: reader name (see :mod:`mfbench.data.readers`).
+        options: keyword options of the reader.
+        fidelities: label sets the store will hold.
+        licence, citation, notes: free text.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    version: str
+    title: str
+    source: Literal["embedded", "user"]
+    file_name: str | None = None
+    embedded_file: str | None = None
+    doi: str | None = None
+    url: str | None = None
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    n_frames: int | None = Field(default=None, gt=0)
+    format: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    fidelities: list[str]
+    licence: str | None = None
+    citation: str | None = None
+    notes: str | None = None
+
+    @property
+    def key(self) -> str:
+        """``<id>-v<version>``: the store folder name."""
+        return f"{self.id}-v{self.version}"
+
+    def store_path(self) -> Path:
+        """Where this dataset's prepared store lives."""
+        return datasets_dir() / self.key
+
+    def embedded_path(self) -> Path:
+        """Path of the shipped source file of an embedded dataset."""
+        if self.source != "embedded" or not self.embedded_file:
+            raise DataError(f"dataset {self.id!r} is not embedded; pass --source PATH")
+        return EMBEDDED_DIR / self.embedded_file
+
+
+def load_registry_file(path: Path) -> list[DatasetEntry]:
+    """Parse and validate one registry YAML file (a list of entries)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(f"cannot read registry ({exc})", file=str(path)) from exc
+    if not isinstance(raw, list):
+        raise DataError("a registry file must be a YAML list of datasets", file=str(path))
+    entries = []
+    for position, item in enumerate(raw):
+        try:
+            entries.append(DatasetEntry.model_validate(item))
+        except ValidationError as exc:
+            raise DataError(f"entry {position} is invalid:\n{exc}", file=str(path)) from exc
+    return entries
+
+
+@cache
+def _builtin() -> tuple[DatasetEntry, ...]:
+    return tuple(load_registry_file(BUILTIN_REGISTRY))
+
+
+def registry(extra_files: Iterable[Path] = ()) -> dict[str, DatasetEntry]:
+    """All registered datasets by id: built-in, ``extra_files`` and ``$MFBENCH_REGISTRY`` files.
+
+    ``$MFBENCH_REGISTRY`` holds registry file paths separated by ``os.pathsep``.
+
+    Raises:
+        DataError: two entries claim the same id.
+    """
+    files = [
+        *extra_files,
+        *(Path(p) for p in os.environ.get(REGISTRY_ENV, "").split(os.pathsep) if p),
+    ]
+    entries: dict[str, DatasetEntry] = {}
+    sources: dict[str, str] = {}
+    for origin, items in [("built-in", _builtin())] + [
+        (str(f), load_registry_file(f)) for f in files
+    ]:
+        for entry in items:
+            if entry.id in entries:
+                raise DataError(
+                    f"dataset id {entry.id!r} is registered twice "
+                    f"({sources[entry.id]} and {origin})"
+                )
+            entries[entry.id] = entry
+            sources[entry.id] = origin
+    return entries
+
+
+def get_dataset(dataset_id: str, extra_files: Iterable[Path] = ()) -> DatasetEntry:
+    """The entry for ``dataset_id``; an unknown id suggests the closest registered ones."""
+    entries = registry(extra_files)
+    if dataset_id not in entries:
+        raise UnknownNameError("dataset", dataset_id, entries)
+    return entries[dataset_id]

@@ -1,0 +1,1 @@
+"""Models mfbench can score without training (the pretrained CHGNet checkpoints)."""

@@ -1,0 +1,30 @@
+"""Where mfbench keeps prepared datasets, and where it finds task files and shipped data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: Files shipped inside the package (the embedded surrogate dataset).
+EMBEDDED_DIR = PACKAGE_DIR / "data" / "embedded"
+
+
+def home() -> Path:
+    """Root of mfbench's local data: ``$MFBENCH_HOME``, else ``~/.cache/mfbench``."""
+    return Path(os.environ.get("MFBENCH_HOME", Path.home() / ".cache" / "mfbench")).expanduser()
+
+
+def datasets_dir() -> Path:
+    """Folder holding one prepared frame store per dataset version."""
+    return home() / "datasets"
+
+
+def tasks_dir() -> Path:
+    """Folder of task YAML files: ``$MFBENCH_TASKS_DIR``, else the checkout's ``tasks/``.
+
+    mfbench is installed from a checkout (``pip install -e .``); task files live at the
+    repository's top level next to the package, as the design asks.
+    """
+    override = os.environ.get("MFBENCH_TASKS_DIR")
+    return Path(override) if override else PACKAGE_DIR.parent / "tasks"

@@ -1,0 +1,1 @@
+"""Tasks: versioned benchmark definitions, their splits and data fractions."""

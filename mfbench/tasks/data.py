@@ -1,0 +1,114 @@
+"""A task bound to its prepared dataset: the store, the split and their summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from mfbench.data.registry import get_dataset
+from mfbench.data.store import FrameStore
+from mfbench.elemental_reference import (
+    ElementalReference,
+    composition_fractions,
+    fit_elemental_reference,
+)
+from mfbench.errors import TaskError
+from mfbench.tasks.definition import Task
+from mfbench.tasks.split import Split
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """A task with its opened frame store and computed split."""
+
+    task: Task
+    store: FrameStore
+    split: Split
+
+    @classmethod
+    def load(cls, task: Task) -> TaskData:
+        """Open the task's prepared dataset and compute the split.
+
+        Raises:
+            TaskError: the dataset is not prepared, is another version, or lacks the
+                target fidelity.
+        """
+        entry = get_dataset(task.dataset.id)
+        if entry.version != task.dataset.version:
+            raise TaskError(
+                f"task {task.task} needs {task.dataset.id} version {task.dataset.version}, "
+                f"the registry has version {entry.version}"
+            )
+        path = entry.store_path()
+        if not (path / "meta.json").is_file():
+            source = "" if entry.source == "embedded" else " --source PATH"
+            raise TaskError(
+                f"dataset {entry.key} is not prepared; "
+                f"run `mfbench data prepare {entry.id}{source}`"
+            )
+        store = FrameStore.open(path)
+        if task.target_fidelity not in store.fidelities:
+            raise TaskError(
+                f"task {task.task} targets {task.target_fidelity!r}, "
+                f"the dataset has {store.fidelities}"
+            )
+        split = Split.compute(store.frame_ids, store.material_ids, task.split, task.fractions)
+        return cls(task, store, split)
+
+    @cached_property
+    def fractions_matrix(self) -> np.ndarray:
+        """``[n_frames, 94]`` element fractions of every frame."""
+        return composition_fractions(self.store.atomic_numbers, self.store.atom_offsets)
+
+    def elemental_reference(self, indices: np.ndarray) -> ElementalReference:
+        """Least-squares elemental reference on ``indices`` at the target fidelity."""
+        return fit_elemental_reference(
+            self.fractions_matrix[indices],
+            np.asarray(self.store.energies(self.task.target_fidelity))[indices],
+            self.store.material_ids[indices],
+        )
+
+    def elements_in(self, indices: np.ndarray) -> set[int]:
+        """Atomic numbers present in the frames ``indices``."""
+        return {int(z) + 1 for z in np.flatnonzero(self.fractions_matrix[indices].sum(axis=0))}
+
+    def summary(self) -> dict:
+        """Split sizes, fingerprints, fraction sizes and the train-split reference fit."""
+        split = self.split
+        train = split.indices("train")
+        fit = self.elemental_reference(train)
+        per_element = {int(z): int(fit.materials_per_element[z - 1]) for z in fit.fitted_elements}
+        fractions = []
+        for value in self.task.fractions.values:
+            idx = split.train_fraction(value)
+            fractions.append(
+                {
+                    "fraction": value,
+                    "n_frames": len(idx),
+                    "n_materials": len(np.unique(self.store.material_ids[idx])),
+                    "n_elements": len(self.elements_in(idx)) if len(idx) else 0,
+                }
+            )
+        return {
+            "task": self.task.task,
+            "version": self.task.version,
+            "dataset": self.store.meta["dataset"]["id"],
+            "dataset_version": self.store.meta["dataset"]["version"],
+            "dataset_sha256": self.store.meta["source"]["sha256"],
+            "target_fidelity": self.task.target_fidelity,
+            "sizes": split.sizes(),
+            "materials": {
+                side: len(np.unique(self.store.material_ids[split.indices(side)]))
+                for side in ("train", "val", "test")
+            },
+            "fingerprints": split.fingerprints(),
+            "fractions": fractions,
+            "train_reference_fit": {
+                "condition_number": fit.condition_number,
+                "residual_mae_ev_per_atom": fit.residual_mae_ev_per_atom,
+                "n_elements": len(per_element),
+                "materials_per_element": per_element,
+            },
+        }

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from mfbench.errors import TaskError, UnknownNameError
+from mfbench.paths import tasks_dir
+from mfbench.tasks.definition import FractionSpec, SplitSpec, get_task, list_tasks, load_task_file
+from mfbench.tasks.split import Split, fingerprint, hash_unit
+
+SPLIT = SplitSpec(salt="s1", train=0.8, val=0.1, test=0.1)
+FRACTIONS = FractionSpec(salt="f1", values=[0.0, 0.1, 0.5, 1.0])
+
+
+def test_shipped_tasks_load() -> None:
+    tasks = list_tasks()
+    assert {"mp-r2scan", "surrogate-r2scan", "matpes-r2scan"} <= set(tasks)
+    mp = tasks["mp-r2scan"]
+    assert mp.target_fidelity == "r2scan"
+    assert mp.fractions.values[1] == 0.0005 and mp.fractions.values[-1] == 1.0
+
+
+def _write_task(tmp_path: Path, **changes: object) -> Path:
+    raw = yaml.safe_load((tasks_dir() / "surrogate-r2scan.yaml").read_text())
+    raw.update(changes)
+    path = tmp_path / f"{raw['task']}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_unknown_key_is_an_error_naming_file_and_key(tmp_path: Path) -> None:
+    path = _write_task(tmp_path, epochs=3)
+    with pytest.raises(TaskError, match=r"(?s)surrogate-r2scan\.yaml.*epochs.*Extra inputs"):
+        load_task_file(path)
+
+
+def test_fraction_outside_unit_interval_is_an_error(tmp_path: Path) -> None:
+    path = _write_task(tmp_path, fractions={"salt": "x", "values": [0.0, 0.5, 1.5]})
+    with pytest.raises(TaskError, match=r"fractions must lie in \[0, 1\], got \[1.5\]"):
+        load_task_file(path)
+
+
+def test_version_needs_a_changelog_entry(tmp_path: Path) -> None:
+    path = _write_task(tmp_path, version=2)
+    with pytest.raises(TaskError, match="changelog has no entry for version 2"):
+        load_task_file(path)
+
+
+def test_split_fractions_must_sum_to_one(tmp_path: Path) -> None:
+    path = _write_task(
+        tmp_path,
+        split={"rule": "material-hash", "salt": "x", "train": 0.8, "val": 0.1, "test": 0.2},
+    )
+    with pytest.raises(TaskError, match="must be 1"):
+        load_task_file(path)
+
+
+def test_broken_file_in_folder_is_not_skipped(tmp_path: Path) -> None:
+    _write_task(tmp_path)
+    (tmp_path / "broken.yaml").write_text("task: [unclosed")
+    with pytest.raises(TaskError, match=r"broken\.yaml"):
+        list_tasks(tmp_path)
+
+
+def test_unknown_task_suggests(tmp_path: Path) -> None:
+    with pytest.raises(UnknownNameError, match="Did you mean 'mp-r2scan'"):
+        get_task("mp-r2scam")
+
+
+def _dataset(n_materials: int, frames_per_material: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    materials = np.repeat([f"mp-{i}" for i in range(n_materials)], frames_per_material)
+    frames = np.array([f"{m}-{k}" for k, m in enumerate(materials)])
+    return frames, materials
+
+
+def test_hash_unit_is_uniform_and_salted() -> None:
+    keys = np.array([f"k{i}" for i in range(20000)])
+    u = hash_unit(keys, "a")
+    assert u.min() >= 0.0 and u.max() < 1.0
+    assert abs(u.mean() - 0.5) < 0.01
+    assert not np.allclose(u, hash_unit(keys, "b"))
+
+
+def test_split_is_grouped_by_material_with_expected_ratios() -> None:
+    frames, materials = _dataset(5000)
+    split = Split.compute(frames, materials, SPLIT, FRACTIONS)
+    for material in np.unique(materials)[:200]:
+        assert len(set(split.side[materials == material])) == 1
+    sizes = split.sizes()
+    assert sum(sizes.values()) == 15000
+    assert sizes["train"] / 15000 == pytest.approx(0.8, abs=0.02)
+    assert sizes["test"] / 15000 == pytest.approx(0.1, abs=0.015)
+
+
+def test_split_is_stable_when_the_dataset_grows() -> None:
+    frames, materials = _dataset(1000)
+    small = Split.compute(frames, materials, SPLIT, FRACTIONS)
+    more_frames, more_materials = _dataset(1500)
+    grown = Split.compute(more_frames, more_materials, SPLIT, FRACTIONS)
+    np.testing.assert_array_equal(grown.side[: len(frames)], small.side)
+
+
+def test_fractions_are_nested_and_grouped() -> None:
+    frames, materials = _dataset(2000)
+    split = Split.compute(frames, materials, SPLIT, FRACTIONS)
+    train = split.indices("train")
+    assert len(split.train_fraction(0.0)) == 0
+    np.testing.assert_array_equal(split.train_fraction(1.0), train)
+    tenth, half = set(split.train_fraction(0.1)), set(split.train_fraction(0.5))
+    assert tenth < half < set(train)
+    assert len(half) / len(train) == pytest.approx(0.5, abs=0.04)
+    # whole materials only
+    in_tenth = np.zeros(len(frames), bool)
+    in_tenth[list(tenth)] = True
+    for material in np.unique(materials[list(tenth)]):
+        assert in_tenth[(materials == material) & (split.side == 0)].all()
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        split.train_fraction(1.2)
+
+
+def test_fingerprints_track_membership() -> None:
+    frames, materials = _dataset(300)
+    split = Split.compute(frames, materials, SPLIT, FRACTIONS)
+    prints = split.fingerprints()
+    assert prints["test"] == fingerprint(frames[split.indices("test")])
+    # order of ids does not matter, membership does
+    assert fingerprint(np.array(["b", "a"])) == fingerprint(np.array(["a", "b"]))
+    assert fingerprint(np.array(["a"])) != fingerprint(np.array(["a", "b"]))
+    other = Split.compute(
+        frames, materials, SplitSpec(salt="s2", train=0.8, val=0.1, test=0.1), FRACTIONS
+    )
+    assert other.fingerprints()["split"] != prints["split"]
