@@ -15,8 +15,9 @@ import numpy as np
 from pymatgen.core import Structure
 from tqdm.auto import tqdm
 
+from mfbench.data.frame import MAX_Z
 from mfbench.data.labels import LabelTable
-from mfbench.errors import UnknownNameError
+from mfbench.errors import DataError, UnknownNameError
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,13 @@ class PretrainedChgnet:
         Energies come out in eV/atom, forces in eV/Å, stress in GPa (CHGNet sign, which
         is mfbench's), magnetic moments in μB.
         """
+        for index, structure in enumerate(structures):
+            bad = sorted({el.symbol for el in structure.composition if not 1 <= el.Z <= MAX_Z})
+            if bad:
+                raise DataError(
+                    f"structure {index} ({structure.formula}) contains {', '.join(bad)}: "
+                    f"CHGNet supports Z = 1-{MAX_Z} only"
+                )
         energies, forces, stresses, magmoms = [], [], [], []
         with tqdm(
             total=len(structures), desc=f"predict {self.name}", disable=not progress, unit="frame"
