@@ -34,13 +34,14 @@ def ase_stress_to_gpa(stress_ev_per_a3: np.ndarray) -> np.ndarray:
     return np.asarray(stress_ev_per_a3, dtype=np.float64) * GPA_PER_EV_PER_A3
 
 
-def voigt_to_matrix(voigt: np.ndarray, order: str = "vasp") -> np.ndarray:
+def voigt_to_matrix(voigt: np.ndarray, order: str = "voigt") -> np.ndarray:
     """Six Voigt components → symmetric ``[3, 3]`` tensor.
 
     Args:
         voigt: ``[6]`` components.
-        order: ``"vasp"`` for xx, yy, zz, xy, yz, zx (VASP OUTCAR, MatPES) or
-            ``"ase"`` for xx, yy, zz, yz, xz, xy.
+        order: ``"voigt"`` for xx, yy, zz, yz, xz, xy (standard Voigt, as in ASE and in
+            MatPES/emmet's ``MLTrainDoc.stress``) or ``"vasp"`` for xx, yy, zz, xy, yz, zx
+            (VASP's OUTCAR order).
 
     """
     v = np.asarray(voigt, dtype=np.float64)
@@ -48,8 +49,8 @@ def voigt_to_matrix(voigt: np.ndarray, order: str = "vasp") -> np.ndarray:
         raise ValueError(f"expected 6 Voigt components, got shape {v.shape}")
     if order == "vasp":
         xx, yy, zz, xy, yz, zx = v
-    elif order == "ase":
+    elif order == "voigt":
         xx, yy, zz, yz, zx, xy = v
     else:
-        raise ValueError(f"unknown Voigt order {order!r}; use 'vasp' or 'ase'")
+        raise ValueError(f"unknown Voigt order {order!r}; use 'voigt' or 'vasp'")
     return np.array([[xx, xy, zx], [xy, yy, yz], [zx, yz, zz]])

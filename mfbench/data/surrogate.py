@@ -6,7 +6,9 @@ well-conditioned elemental-reference fit, so besides every original prototype th
 holds substituted variants (each distinct species replaced by a pool element, least-used
 elements first) and one elemental crystal per pool element. Substituted and elemental cells
 are scaled uniformly so that the shortest interatomic distance equals the sum of the two
-atoms' radii (pymatgen's ``Element.atomic_radius``).
+atoms' radii (pymatgen's ``Element.atomic_radius``), but at least ``MIN_BOND`` = 1.2 Å,
+never so large that atomic spheres fill less than ``MIN_PACKING`` = 40 % of the cell, and
+never denser than ``MIN_VOLUME_PER_ATOM`` = 5 Å³/atom.
 
 Each material has an equilibrium frame plus strained (uniform random strain within ±3 %)
 and/or rattled (Gaussian, σ = 0.04 Å) frames. Every frame is labelled by CHGNet 0.3.0
@@ -54,6 +56,14 @@ POOL = tuple(
 SUBSTITUTIONS_PER_PROTOTYPE = 2
 STRAIN = 0.03  # maximum strain component
 RATTLE_SIGMA = 0.04  # Å
+#: Shortest bond a scaled cell may have (Å): H's tabulated radius (0.25 Å) would otherwise
+#: pack elemental hydrogen so densely that CHGNet's graphs exhaust memory.
+MIN_BOND = 1.2
+#: Smallest packing fraction (atomic-sphere volume / cell volume) of a scaled cell.
+MIN_PACKING = 0.4
+#: Smallest volume per atom of a scaled cell (Å³).
+MIN_VOLUME_PER_ATOM = 5.0
+ATOM_GRAPH_CUTOFF = 6.0  # Å, CHGNet's
 #: Elemental crystals: strukturbericht label of the prototype used, chosen per element.
 ELEMENTAL_PROTOTYPES = ("A1", "A2", "A3")
 
@@ -119,16 +129,47 @@ def _scale_to_radii(structure: Structure) -> Structure:
     centers, neighbors, _, distances = structure.get_neighbor_list(r=8.0)
     species = [site.specie.symbol for site in structure]
     ratios = [
-        d / (_radius(species[i]) + _radius(species[j]))
+        d / max(_radius(species[i]) + _radius(species[j]), MIN_BOND)
         for i, j, d in zip(centers, neighbors, distances, strict=True)
         if d > 1e-6
     ]
     factor = 1.0 / min(ratios)
+    # Molecular prototypes have one very short bond; scaling it alone would leave the rest of
+    # the cell nearly empty (isolated atoms). Keep at least MIN_PACKING of the cell filled.
+    spheres = sum(4 / 3 * np.pi * max(_radius(el), MIN_BOND / 2) ** 3 for el in species)
+    max_factor = (spheres / (MIN_PACKING * structure.volume)) ** (1 / 3)
+    factor = min(factor, max_factor)
+    # ... and never denser than MIN_VOLUME_PER_ATOM (diamond has 5.7 Å³/atom): overdense
+    # light-element cells make CHGNet's three-body graphs explode in size.
+    min_factor = (MIN_VOLUME_PER_ATOM * len(structure) / structure.volume) ** (1 / 3)
+    factor = max(factor, min_factor)
     return Structure(structure.lattice.matrix * factor, structure.species, structure.frac_coords)
 
 
+def _has_isolated_atom(structure: Structure) -> bool:
+    """Whether an atom has no neighbour within CHGNet's 6 Å atom-graph cutoff."""
+    centers, *_ = structure.get_neighbor_list(r=ATOM_GRAPH_CUTOFF)
+    return len(np.unique(centers)) < len(structure)
+
+
 def _substitute(structure: Structure, usage: Counter[str], rng: np.random.Generator) -> Structure:
-    """Replace each distinct species by a pool element, preferring the least-used ones."""
+    """Replace each distinct species by pool elements, preferring the least-used ones.
+
+    A draw whose scaled cell leaves an atom without neighbours within 6 Å (which CHGNet
+    cannot label) is discarded and drawn again.
+    """
+    for _ in range(20):
+        trial = usage.copy()
+        candidate = _draw_substitution(structure, trial, rng)
+        if not _has_isolated_atom(candidate):
+            usage.update(trial - usage)
+            return candidate
+    raise RuntimeError(f"no substitution of {structure.formula} without isolated atoms")
+
+
+def _draw_substitution(
+    structure: Structure, usage: Counter[str], rng: np.random.Generator
+) -> Structure:
     mapping: dict[str, str] = {}
     for old in sorted({site.specie.symbol for site in structure}):
         candidates = [el for el in POOL if el not in mapping.values()]

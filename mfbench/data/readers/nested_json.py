@@ -23,6 +23,7 @@ from pymatgen.core import Structure
 
 from mfbench import units
 from mfbench.data.frame import Frame, Labels, validate_frame
+from mfbench.data.readers._common import number, numeric_array
 from mfbench.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -133,13 +134,7 @@ def _frame_from_record(
             ) from None
 
     def array(key: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-        try:
-            out = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"not a numeric array ({exc})", field=key, **where) from exc
-        if out.shape != shape:
-            raise DataError(f"shape {out.shape}, expected {shape}", field=key, **where)
-        return out
+        return numeric_array(value, shape, field=key, **where)
 
     try:
         structure = Structure.from_dict(get("structure"))
@@ -151,10 +146,8 @@ def _frame_from_record(
 
     labels: dict[str, Labels] = {}
     for fidelity, keys in fidelities.items():
-        energy = get(keys.energy)
-        if not isinstance(energy, int | float) or isinstance(energy, bool):
-            raise DataError(f"energy is {energy!r}, not a number", field=keys.energy, **where)
-        energy_per_atom = float(energy) / n_atoms if keys.energy_kind == "total" else float(energy)
+        energy = number(get(keys.energy), field=keys.energy, **where)
+        energy_per_atom = energy / n_atoms if keys.energy_kind == "total" else energy
         forces = array(keys.forces, get(keys.forces), (n_atoms, 3))
         stress = None
         if keys.stress is not None:
