@@ -61,6 +61,8 @@ RATTLE_SIGMA = 0.04  # Å
 MIN_BOND = 1.2
 #: Smallest packing fraction (atomic-sphere volume / cell volume) of a scaled cell.
 MIN_PACKING = 0.4
+#: Substituted cells whose shortest bond is below this share of its radii sum are redrawn.
+MIN_BOND_RATIO = 0.75
 #: Smallest volume per atom of a scaled cell (Å³).
 MIN_VOLUME_PER_ATOM = 5.0
 ATOM_GRAPH_CUTOFF = 6.0  # Å, CHGNet's
@@ -124,16 +126,21 @@ def _radius(symbol: str) -> float:
     return 1.5 if radius is None else float(radius)
 
 
-def _scale_to_radii(structure: Structure) -> Structure:
-    """Scale the cell so the shortest bond equals the sum of its atoms' radii."""
+def _shortest_bond_ratio(structure: Structure) -> float:
+    """Smallest ``distance / (r_i + r_j)`` over all pairs (radii sum at least MIN_BOND)."""
     centers, neighbors, _, distances = structure.get_neighbor_list(r=8.0)
     species = [site.specie.symbol for site in structure]
-    ratios = [
+    return min(
         d / max(_radius(species[i]) + _radius(species[j]), MIN_BOND)
         for i, j, d in zip(centers, neighbors, distances, strict=True)
         if d > 1e-6
-    ]
-    factor = 1.0 / min(ratios)
+    )
+
+
+def _scale_to_radii(structure: Structure) -> Structure:
+    """Scale the cell so the shortest bond equals the sum of its atoms' radii."""
+    species = [site.specie.symbol for site in structure]
+    factor = 1.0 / _shortest_bond_ratio(structure)
     # Molecular prototypes have one very short bond; scaling it alone would leave the rest of
     # the cell nearly empty (isolated atoms). Keep at least MIN_PACKING of the cell filled.
     spheres = sum(4 / 3 * np.pi * max(_radius(el), MIN_BOND / 2) ** 3 for el in species)
@@ -152,19 +159,23 @@ def _has_isolated_atom(structure: Structure) -> bool:
     return len(np.unique(centers)) < len(structure)
 
 
-def _substitute(structure: Structure, usage: Counter[str], rng: np.random.Generator) -> Structure:
+def _substitute(
+    structure: Structure, usage: Counter[str], rng: np.random.Generator
+) -> Structure | None:
     """Replace each distinct species by pool elements, preferring the least-used ones.
 
-    A draw whose scaled cell leaves an atom without neighbours within 6 Å (which CHGNet
-    cannot label) is discarded and drawn again.
+    A draw is discarded and drawn again when its scaled cell leaves an atom without
+    neighbours within 6 Å (CHGNet cannot label it) or squeezes a bond below
+    ``MIN_BOND_RATIO`` of its radii sum (the density caps can do that to molecular
+    prototypes; such frames sit eV/atom above everything else). None after 20 draws.
     """
     for _ in range(20):
         trial = usage.copy()
         candidate = _draw_substitution(structure, trial, rng)
-        if not _has_isolated_atom(candidate):
+        if not _has_isolated_atom(candidate) and _shortest_bond_ratio(candidate) >= MIN_BOND_RATIO:
             usage.update(trial - usage)
             return candidate
-    raise RuntimeError(f"no substitution of {structure.formula} without isolated atoms")
+    return None
 
 
 def _draw_substitution(
@@ -246,12 +257,11 @@ def build_structures(seed: int = DEFAULT_SEED) -> list[SurrogateMaterial]:
     for copy in range(SUBSTITUTIONS_PER_PROTOTYPE):
         for label, _, structure in prototypes:
             perturbation = "strain" if (copy + len(materials)) % 2 else "rattle"
-            add(
-                label,
-                "substituted",
-                _substitute(structure, usage, rng),
-                ["equilibrium", perturbation],
-            )
+            substituted = _substitute(structure, usage, rng)
+            if substituted is None:
+                logger.info("no acceptable substitution of prototype %s (copy %d)", label, copy)
+                continue
+            add(label, "substituted", substituted, ["equilibrium", perturbation])
     return materials
 
 

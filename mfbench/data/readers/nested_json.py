@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,7 @@ def iter_nested_json(source: Path, *, fidelities: Mapping[str, LabelKeys]) -> It
                     yield _frame_from_record(path, material_id, frame_id, record, fidelities)
     except DataError:
         raise
-    except (ijson.JSONError, EOFError, OSError, gzip.BadGzipFile) as exc:
+    except (ijson.JSONError, EOFError, OSError, gzip.BadGzipFile, zlib.error) as exc:
         after = f" after material {material_id!r}" if material_id is not None else ""
         raise DataError(
             f"invalid JSON{after}: the file is truncated or corrupt, or holds NaN/Infinity "
