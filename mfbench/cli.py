@@ -217,13 +217,14 @@ def cmd_tasks_show(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- evaluate
 
+#: metric key → (column label, format)
 _TABLE_COLUMNS = {
-    "energy_mae_mev_per_atom": "E MAE meV/at",
-    "force_mae_mev_per_a": "F MAE meV/Å",
-    "stress_mae_gpa": "S MAE GPa",
-    "magmom_mae_mu_b": "M MAE μB",
-    "formation_energy_mae_mev_per_atom": "Ef MAE meV/at",
-    "decomposition_energy_mae_mev_per_atom": "Ed MAE meV/at",
+    "energy_mae_mev_per_atom": ("E MAE meV/at", "{:.1f}"),
+    "force_mae_mev_per_a": ("F MAE meV/Å", "{:.1f}"),
+    "stress_mae_gpa": ("S MAE GPa", "{:.3f}"),
+    "magmom_mae_mu_b": ("M MAE μB", "{:.3f}"),
+    "formation_energy_mae_mev_per_atom": ("Ef MAE meV/at", "{:.1f}"),
+    "decomposition_energy_mae_mev_per_atom": ("Ed MAE meV/at", "{:.1f}"),
 }
 
 
@@ -231,9 +232,9 @@ def _metrics_row(record: dict[str, Any], subset: str) -> dict[str, Any]:
     metrics = record["metrics"][subset]
     row: dict[str, Any] = {"model": record["model"]["name"], "test frames": subset}
     row["n"] = metrics.get("n_frames", 0)
-    for key, label in _TABLE_COLUMNS.items():
+    for key, (label, fmt) in _TABLE_COLUMNS.items():
         value = metrics.get(key)
-        row[label] = "nan" if value is None else f"{value:.4g}"
+        row[label] = "nan" if value is None or value != value else fmt.format(value)
     return row
 
 
