@@ -13,25 +13,17 @@ from mfbench.paths import PACKAGE_DIR
 _PACKAGES = ("chgnet", "torch", "pymatgen", "numpy", "ase")
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=PACKAGE_DIR, capture_output=True, text=True, check=True, timeout=5
+    ).stdout.strip()
+
+
 def git_commit() -> str | None:
     """The checkout's HEAD commit (``-dirty`` appended when files changed), or None."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=PACKAGE_DIR,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=5,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=PACKAGE_DIR,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=5,
-        ).stdout.strip()
+        commit = _git("rev-parse", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{commit}-dirty" if dirty else commit

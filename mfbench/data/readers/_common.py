@@ -1,9 +1,13 @@
-"""Checks shared by the readers: numeric arrays of a known shape, and numbers."""
+"""Checks shared by the readers: numeric arrays, numbers, and streamed-JSON failures."""
 
 from __future__ import annotations
 
-from typing import Any
+import gzip
+import zlib
+from pathlib import Path
+from typing import IO, Any
 
+import ijson
 import numpy as np
 
 from mfbench.errors import DataError
@@ -25,3 +29,23 @@ def number(value: Any, *, field: str, **where: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DataError(f"{value!r} is not a number", field=field, **where)
     return float(value)
+
+
+#: What a streamed (possibly gzipped) JSON parse raises on truncated or corrupt input.
+JSON_STREAM_ERRORS = (ijson.JSONError, EOFError, OSError, gzip.BadGzipFile, zlib.error)
+
+
+def invalid_json(path: str, position: str, exc: BaseException) -> DataError:
+    """The error for a file that stopped parsing; ``position`` says where (may be empty)."""
+    return DataError(
+        f"invalid JSON{position}: the file is truncated or corrupt, or holds NaN/Infinity "
+        f"tokens, which JSON does not allow ({type(exc).__name__}: {exc})",
+        file=path,
+    )
+
+
+def open_maybe_gzip(path: Path) -> IO[bytes]:
+    """Open ``path`` for binary reading, transparently decompressing gzip (by magic bytes)."""
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")

@@ -21,9 +21,7 @@ sampled from one MP structure stay on one split side), else the ``matpes_id``.
 
 from __future__ import annotations
 
-import gzip
 import logging
-import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -34,8 +32,13 @@ from pymatgen.core import Structure
 
 from mfbench import units
 from mfbench.data.frame import Frame, Labels, validate_frame
-from mfbench.data.readers._common import number, numeric_array
-from mfbench.data.readers.nested_json import open_maybe_gzip
+from mfbench.data.readers._common import (
+    JSON_STREAM_ERRORS,
+    invalid_json,
+    number,
+    numeric_array,
+    open_maybe_gzip,
+)
 from mfbench.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -76,13 +79,9 @@ def iter_matpes(source: Path, *, fidelity: str) -> Iterator[Frame]:
                 yield frame
     except DataError:
         raise
-    except (ijson.JSONError, EOFError, OSError, zlib.error, gzip.BadGzipFile) as exc:
+    except JSON_STREAM_ERRORS as exc:
         where = f" in record {count} (after frame {last!r})" if last is not None else ""
-        raise DataError(
-            f"invalid JSON{where}: truncated or corrupt, or NaN/Infinity tokens, which JSON "
-            f"does not allow ({type(exc).__name__}: {exc})",
-            file=path,
-        ) from exc
+        raise invalid_json(path, where, exc) from exc
     if count == 0:
         raise DataError("the JSON list holds no records", file=path)
 

@@ -10,13 +10,11 @@ be a dotted path (``"r2scan.force"``) into nested objects.
 
 from __future__ import annotations
 
-import gzip
 import logging
-import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import ijson
 import numpy as np
@@ -24,7 +22,13 @@ from pymatgen.core import Structure
 
 from mfbench import units
 from mfbench.data.frame import Frame, Labels, validate_frame
-from mfbench.data.readers._common import number, numeric_array
+from mfbench.data.readers._common import (
+    JSON_STREAM_ERRORS,
+    invalid_json,
+    number,
+    numeric_array,
+    open_maybe_gzip,
+)
 from mfbench.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -61,13 +65,6 @@ class LabelKeys:
         return cls(**values)
 
 
-def open_maybe_gzip(path: Path) -> IO[bytes]:
-    """Open ``path`` for binary reading, transparently decompressing gzip (by magic bytes)."""
-    with open(path, "rb") as probe:
-        magic = probe.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
-
-
 def iter_nested_json(source: Path, *, fidelities: Mapping[str, LabelKeys]) -> Iterator[Frame]:
     """Yield validated frames from a nested-layout JSON file (plain or gzip).
 
@@ -95,13 +92,9 @@ def iter_nested_json(source: Path, *, fidelities: Mapping[str, LabelKeys]) -> It
                     yield _frame_from_record(path, material_id, frame_id, record, fidelities)
     except DataError:
         raise
-    except (ijson.JSONError, EOFError, OSError, gzip.BadGzipFile, zlib.error) as exc:
+    except JSON_STREAM_ERRORS as exc:
         after = f" after material {material_id!r}" if material_id is not None else ""
-        raise DataError(
-            f"invalid JSON{after}: the file is truncated or corrupt, or holds NaN/Infinity "
-            f"tokens, which JSON does not allow ({exc})",
-            file=path,
-        ) from exc
+        raise invalid_json(path, after, exc) from exc
 
 
 def _lookup(record: Mapping[str, Any], dotted: str) -> Any:
