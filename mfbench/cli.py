@@ -118,8 +118,9 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
         print(f"took     {report.seconds:.1f} s")
     else:
         print("         already prepared from this source (use --overwrite to redo)")
-    for warning in report.warnings:
-        print(f"WARNING  {warning}")
+    if report.checksum_status == "skipped-existing":  # fresh warnings were logged already
+        for warning in report.warnings:
+            print(f"WARNING  {warning}")
     return 0
 
 

@@ -7,7 +7,7 @@ sliced with ``atom_offsets``. Missing labels are NaN.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,7 +87,9 @@ class LabelTable:
         counts = np.asarray(n_atoms, dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
-        def stack(values: Sequence[np.ndarray | None], shape_of: callable) -> np.ndarray:
+        def stack(
+            values: Sequence[np.ndarray | None], shape_of: Callable[[int], tuple[int, ...]]
+        ) -> np.ndarray:
             parts = [
                 np.full(shape_of(n), np.nan) if v is None else np.asarray(v, dtype=np.float64)
                 for v, n in zip(values, counts, strict=True)
