@@ -9,7 +9,7 @@ sum of per-element references ``w`` (eV/atom). This is the form of CHGNet's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -52,6 +52,28 @@ class ElementalReference:
     def fitted_elements(self) -> np.ndarray:
         """Atomic numbers with a fitted weight."""
         return np.flatnonzero(~np.isnan(self.weights)) + 1
+
+    def filled_from(self, prior: np.ndarray) -> tuple[ElementalReference, np.ndarray]:
+        """Fill elements absent from the fit from a prior reference, shifted by the mean offset.
+
+        An element missing from the training frames must not get a zero reference (the
+        energy error would be tens of eV/atom). Its weight becomes ``prior[Z-1] + δ``, with
+        ``δ`` the mean of ``weights - prior`` over the fitted elements: e.g. the GGA
+        reference moved by the average GGA → r²SCAN shift.
+
+        Args:
+            prior: ``[94]`` eV/atom, e.g. CHGNet 0.3.0's MPtrj ``AtomRef`` weights.
+
+        Returns:
+            The filled reference and a ``[94]`` bool mask of the filled elements.
+        """
+        fitted = ~np.isnan(self.weights)
+        if not fitted.any():
+            raise ValueError("nothing was fitted; no offset to apply to the prior")
+        offset = float(np.mean(self.weights[fitted] - prior[fitted]))
+        filled = ~fitted
+        weights = np.where(fitted, self.weights, prior + offset)
+        return replace(self, weights=weights), filled
 
     def predict(self, fractions: np.ndarray) -> np.ndarray:
         """``[n_frames]`` reference energy per atom (eV/atom) for ``[n_frames, 94]`` fractions.

@@ -80,35 +80,49 @@ class PretrainedChgnet:
         }
 
     def predict(self, structures: Sequence[Structure], *, progress: bool = True) -> LabelTable:
-        """Predict every structure; returns a :class:`LabelTable` in mfbench units.
-
-        Energies come out in eV/atom, forces in eV/Å, stress in GPa (CHGNet sign, which
-        is mfbench's), magnetic moments in μB.
-        """
-        for index, structure in enumerate(structures):
-            bad = sorted({el.symbol for el in structure.composition if not 1 <= el.Z <= MAX_Z})
-            if bad:
-                raise DataError(
-                    f"structure {index} ({structure.formula}) contains {', '.join(bad)}: "
-                    f"CHGNet supports Z = 1-{MAX_Z} only"
-                )
-        energies, forces, stresses, magmoms = [], [], [], []
-        with tqdm(
-            total=len(structures), desc=f"predict {self.name}", disable=not progress, unit="frame"
-        ) as bar:
-            for start in range(0, len(structures), self.batch_size):
-                chunk = list(structures[start : start + self.batch_size])
-                outputs = self.model.predict_structure(
-                    chunk, task="efsm", batch_size=self.batch_size
-                )
-                if isinstance(outputs, dict):
-                    outputs = [outputs]
-                for out in outputs:
-                    energies.append(float(out["e"]))
-                    forces.append(np.asarray(out["f"], dtype=np.float64))
-                    stresses.append(np.asarray(out["s"], dtype=np.float64))
-                    magmoms.append(np.asarray(out["m"], dtype=np.float64).reshape(-1))
-                bar.update(len(chunk))
-        return LabelTable.from_frames(
-            energies, forces, stresses, magmoms, [len(s) for s in structures]
+        """Predict every structure; returns a :class:`LabelTable` in mfbench units."""
+        check_supported_elements(structures)
+        return predict_with_chgnet(
+            self.model, structures, batch_size=self.batch_size, desc=self.name, progress=progress
         )
+
+
+def check_supported_elements(structures: Sequence[Structure]) -> None:
+    """Raise :class:`DataError` naming the first structure with an element beyond Z = 94."""
+    for index, structure in enumerate(structures):
+        bad = sorted({el.symbol for el in structure.composition if not 1 <= el.Z <= MAX_Z})
+        if bad:
+            raise DataError(
+                f"structure {index} ({structure.formula}) contains {', '.join(bad)}: "
+                f"CHGNet supports Z = 1-{MAX_Z} only"
+            )
+
+
+def predict_with_chgnet(
+    model: Any,
+    structures: Sequence[Structure],
+    *,
+    batch_size: int = 32,
+    desc: str = "predict",
+    progress: bool = True,
+) -> LabelTable:
+    """Run a ``chgnet.model.CHGNet`` over ``structures`` in batches, with a progress bar.
+
+    Returns:
+        Energies eV/atom, forces ``[n_atoms, 3]`` eV/Å, stress ``[3, 3]`` GPa (CHGNet's sign,
+        which is mfbench's), magnetic moments ``[n_atoms]`` μB.
+    """
+    energies, forces, stresses, magmoms = [], [], [], []
+    with tqdm(total=len(structures), desc=desc, disable=not progress, unit="frame") as bar:
+        for start in range(0, len(structures), batch_size):
+            chunk = list(structures[start : start + batch_size])
+            outputs = model.predict_structure(chunk, task="efsm", batch_size=batch_size)
+            if isinstance(outputs, dict):
+                outputs = [outputs]
+            for out in outputs:
+                energies.append(float(out["e"]))
+                forces.append(np.asarray(out["f"], dtype=np.float64))
+                stresses.append(np.asarray(out["s"], dtype=np.float64))
+                magmoms.append(np.asarray(out["m"], dtype=np.float64).reshape(-1))
+            bar.update(len(chunk))
+    return LabelTable.from_frames(energies, forces, stresses, magmoms, [len(s) for s in structures])

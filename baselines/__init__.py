@@ -1,0 +1,1 @@
+"""mfbench's baseline transfer methods, written against mfbench's public API only."""

@@ -1,0 +1,128 @@
+"""Zero-shot baselines: CHGNet 0.3.0 without gradient steps.
+
+- ``gga-floor``: the untouched GGA model; the floor every transfer method must beat.
+- ``zero-shot``: the GGA model with its elemental reference (``AtomRef``) refitted on the
+  training fraction (the paper's "0 training points" transfer point, but fitted on the
+  benchmark's training fraction only, never on test materials). The per-element *shift*
+  is fitted by least squares on the GGA model's residuals, ``E_target - E_GGA-model``, and
+  added to the GGA weights (as MACE re-estimates E0s from a foundation model's residuals):
+  the residuals are nearly a pure elemental shift, so a few hundred frames pin it down,
+  whereas a fit to total energies inherits the structures' full energy spread. Elements
+  absent from the fraction get the mean fitted shift
+  (:meth:`mfbench.elemental_reference.ElementalReference.filled_from`); with no training
+  frames at all the GGA reference is kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+from pymatgen.core import Structure
+
+from mfbench.atomic import write_bytes_atomic, write_json_atomic
+from mfbench.data.frameset import FrameSet
+from mfbench.data.labels import LabelTable
+from mfbench.elemental_reference import fit_elemental_reference
+from mfbench.methods import FitContext, Method
+from mfbench.models.chgnet_pretrained import check_supported_elements, predict_with_chgnet
+
+
+def atomref_weights(model: Any) -> np.ndarray:
+    """``[94]`` eV/atom: the intensive ``AtomRef`` weights of a CHGNet model."""
+    composition = model.composition_model
+    if not composition.is_intensive:
+        raise ValueError("expected an intensive AtomRef (weights per composition fraction)")
+    return composition.fc.weight.detach().cpu().numpy()[0].astype(np.float64).copy()
+
+
+def set_atomref_weights(model: Any, weights: np.ndarray) -> None:
+    """Overwrite a CHGNet model's intensive ``AtomRef`` weights (``[94]`` eV/atom) in place."""
+    import torch
+
+    layer = model.composition_model.fc.weight
+    with torch.no_grad():
+        layer[0] = torch.as_tensor(weights, dtype=layer.dtype, device=layer.device)
+
+
+class UntouchedGGA(Method):
+    """CHGNet 0.3.0 as shipped: no use of the training data at all."""
+
+    name = "gga-floor"
+
+    def __init__(self, base_model: str = "0.3.0", batch_size: int = 32) -> None:
+        self.base_model = base_model
+        self.batch_size = batch_size
+
+    def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
+        """Load the pretrained model; ``train`` is ignored on purpose."""
+        self.model_ = context.pretrained_model(self.base_model)
+        self.atomref_weights_ = atomref_weights(self.model_)
+        return self
+
+    def predict(self, structures: Sequence[Structure]) -> LabelTable:
+        """CHGNet predictions in mfbench units."""
+        self.check_is_fitted()
+        check_supported_elements(structures)
+        return predict_with_chgnet(
+            self.model_, structures, batch_size=self.batch_size, desc=self.name
+        )
+
+    def save(self, directory: Path) -> None:
+        """Write the hyperparameters and the AtomRef weights."""
+        self.check_is_fitted()
+        directory = Path(directory)
+        write_json_atomic(directory / "params.json", {"method": self.name, **self.get_params()})
+        write_bytes_atomic(directory / "atomref.npy", _npy(self.atomref_weights_))
+
+    @classmethod
+    def load(cls, directory: Path, device: str = "cpu") -> Self:
+        """Rebuild from :meth:`save`'s files on ``device``."""
+        directory = Path(directory)
+        params = json.loads((directory / "params.json").read_text())
+        params.pop("method")
+        method = cls(**params)
+        method.model_ = FitContext(device=device).pretrained_model(method.base_model)
+        method.atomref_weights_ = np.load(directory / "atomref.npy")
+        set_atomref_weights(method.model_, method.atomref_weights_)
+        return method
+
+
+class ZeroShotRefitAtomRef(UntouchedGGA):
+    """CHGNet 0.3.0 with its elemental reference refitted on the training fraction."""
+
+    name = "zero-shot"
+
+    def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
+        """Refit the intensive AtomRef on ``train``'s energies; no gradient steps."""
+        super().fit(train, val, context)
+        self.n_filled_elements_ = 0
+        if len(train):
+            gga_energy = predict_with_chgnet(
+                self.model_,
+                train.structures(),
+                batch_size=self.batch_size,
+                desc=f"{self.name}: GGA energies of the training fraction",
+                progress=context.progress,
+            ).energy_per_atom
+            residual = train.labels().energy_per_atom - gga_energy
+            shift = fit_elemental_reference(
+                train.composition_fractions(), residual, train.material_ids
+            )
+            filled, mask = shift.filled_from(np.zeros_like(shift.weights))
+            self.atomref_weights_ = self.atomref_weights_ + filled.weights
+            self.n_filled_elements_ = int(mask.sum())
+            self.condition_number_ = shift.condition_number
+        set_atomref_weights(self.model_, self.atomref_weights_)
+        return self
+
+
+def _npy(values: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, values)
+    return buffer.getvalue()

@@ -1,0 +1,118 @@
+"""The method interface every transfer strategy implements (baselines and outside code).
+
+In the spirit of scikit-learn estimators: ``__init__`` only stores hyperparameters under
+their own names, :meth:`Method.get_params` reads them back from the signature, learned
+state lives in attributes ending in ``_``, :meth:`Method.fit` returns ``self``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from pymatgen.core import Structure
+
+from mfbench.data.frameset import FrameSet
+from mfbench.data.labels import LabelTable
+from mfbench.errors import MfbenchError
+from mfbench.tasks.definition import Budget
+
+
+class NotFittedError(MfbenchError):
+    """A method was used for prediction or saving before :meth:`Method.fit`."""
+
+
+@dataclass
+class FitContext:
+    """What the runner hands a method besides its training and validation frames.
+
+    Attributes:
+        device: ``"cpu"`` or ``"cuda[:i]"``.
+        seed: the run's seed; methods seed every random source from it.
+        budget: the task's training budget (epochs, optimizer steps, batch size).
+        checkpoint_dir: where to write checkpoints so a killed run can resume, or None.
+        progress: show progress bars.
+        auxiliary_sources: name → loader of the low-fidelity data the task allows
+            (e.g. ``"gga"`` → the GGA labels of the training frames).
+        used_auxiliary: names of the auxiliary data the method requested (recorded in the
+            result).
+    """
+
+    device: str = "cpu"
+    seed: int = 0
+    budget: Budget | None = None
+    checkpoint_dir: Path | None = None
+    progress: bool = True
+    auxiliary_sources: Mapping[str, Callable[[], FrameSet]] = field(default_factory=dict)
+    used_auxiliary: list[str] = field(default_factory=list)
+
+    def pretrained_model(self, model_name: str = "0.3.0") -> Any:
+        """A fresh copy of the GGA-pretrained CHGNet (``chgnet.model.CHGNet``) on :attr:`device`."""
+        from chgnet.model import CHGNet
+
+        return CHGNet.load(model_name=model_name, use_device=self.device, verbose=False)
+
+    def auxiliary(self, name: str) -> FrameSet:
+        """The auxiliary data ``name``, recording that the method used it.
+
+        Raises:
+            KeyError: the task does not allow ``name``; the message lists what it allows.
+        """
+        if name not in self.auxiliary_sources:
+            allowed = ", ".join(sorted(self.auxiliary_sources)) or "none"
+            raise KeyError(
+                f"auxiliary data {name!r} is not allowed by this task (allowed: {allowed})"
+            )
+        if name not in self.used_auxiliary:
+            self.used_auxiliary.append(name)
+        return self.auxiliary_sources[name]()
+
+
+class Method(ABC):
+    """A transfer-learning strategy.
+
+    Subclasses set :attr:`name`, store every ``__init__`` argument under the same attribute
+    name (nothing else happens in ``__init__``), and implement the five methods below.
+    """
+
+    #: Registry name, e.g. ``"finetune-refit-atomref"``.
+    name: ClassVar[str] = ""
+
+    def get_params(self) -> dict[str, Any]:
+        """The hyperparameters, read back by ``__init__``'s signature."""
+        signature = inspect.signature(type(self).__init__)
+        return {
+            p: getattr(self, p)
+            for p in signature.parameters
+            if p != "self" and signature.parameters[p].kind is not inspect.Parameter.VAR_KEYWORD
+        }
+
+    def is_fitted(self) -> bool:
+        """Whether learned state (attributes ending in ``_``) exists."""
+        return any(k.endswith("_") and not k.startswith("_") for k in vars(self))
+
+    def check_is_fitted(self) -> None:
+        """Raise :class:`NotFittedError` unless :meth:`fit` has run."""
+        if not self.is_fitted():
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
+
+    @abstractmethod
+    def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
+        """Learn from ``train`` (target-fidelity labels), monitor on ``val``; return self."""
+
+    @abstractmethod
+    def predict(self, structures: Sequence[Structure]) -> LabelTable:
+        """Per-structure energy (eV/atom), forces (eV/Å), stress (GPa), magmoms (μB)."""
+
+    @abstractmethod
+    def save(self, directory: Path) -> None:
+        """Write everything :meth:`load` needs into ``directory``."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path) -> Self:
+        """Rebuild a fitted method saved by :meth:`save`."""
