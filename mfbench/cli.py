@@ -280,6 +280,38 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- run
+
+
+def _parse_params(pairs: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise MfbenchError(f"--param expects KEY=VALUE, got {pair!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mfbench.models.chgnet_pretrained import resolve_device
+    from mfbench.runner import run
+
+    record = run(
+        args.task, args.method, args.fraction, args.seed, out=Path(args.out),
+        device=resolve_device(args.device), params=_parse_params(args.param), force=args.force,
+    )  # fmt: skip
+    _print_evaluations([{**record, "model": {"name": record["method"]["name"]}}])
+    print(
+        f"\nn_train_frames {record['n_train_frames']}, fit {record['timing']['fit_seconds']} s, "
+        f"predict {record['timing']['predict_seconds']} s"
+    )
+    return 0
+
+
 # ----------------------------------------------------------------------------- demo
 
 
@@ -397,6 +429,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--task", required=True)
     p.set_defaults(func=cmd_evaluate)
+
+    p = commands.add_parser("run", help="train a method on a task fraction, predict, score")
+    p.add_argument("--task", required=True)
+    p.add_argument("--method", required=True, help="registered name or module:Class")
+    p.add_argument("--fraction", type=float, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method hyperparameter (JSON value), repeatable",
+    )
+    p.add_argument("--out", default="mfbench-results", help="results folder")
+    p.add_argument("--force", action="store_true", help="rerun a completed run")
+    p.set_defaults(func=cmd_run)
 
     p = commands.add_parser(
         "demo", parents=[model_opts], help="the main job on the embedded dataset"

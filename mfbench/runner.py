@@ -1,0 +1,193 @@
+"""``mfbench run``: one (task, fraction, method, seed) from training to a result record.
+
+A run folder ``<out>/<task>/v<version>/<method>/fraction-<f>/seed-<s>/`` holds
+``result.json`` (schema ``mfbench.result/1``, validated, written atomically last),
+``predictions.npz`` (its sha256 is in the record), the saved ``model/`` and
+``checkpoints/`` for methods that resume. A folder with a valid result is skipped unless
+``force`` is set. Metrics are computed by mfbench from the predictions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mfbench.atomic import write_bytes_atomic, write_json_atomic
+from mfbench.data.frameset import FrameSet
+from mfbench.evaluation import EvaluationFrames, predictions_bytes, score
+from mfbench.methods import FitContext, Method, get_method
+from mfbench.provenance import environment
+from mfbench.tasks.data import TaskData
+from mfbench.tasks.definition import get_task
+from mfbench.tasks.split import fingerprint
+
+logger = logging.getLogger(__name__)
+
+RESULT_SCHEMA = "mfbench.result/1"
+_REQUIRED = {
+    "schema", "task", "dataset", "method", "fraction", "n_train_frames", "seed",
+    "auxiliary_used", "coverage", "metrics", "per_element_energy_mae", "timing",
+    "environment", "predictions",
+}  # fmt: skip
+
+
+def run_folder(out: Path, task: str, version: int, method: str, fraction: float, seed: int) -> Path:
+    """Where one run's files live."""
+    safe = method.replace(":", "_").replace("/", "_")
+    return Path(out) / task / f"v{version}" / safe / f"fraction-{fraction:g}" / f"seed-{seed}"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, and ask torch for deterministic kernels."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def params_hash(params: dict[str, Any]) -> str:
+    """sha256 of the hyperparameters as canonical JSON."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def validate_result(record: dict[str, Any]) -> None:
+    """Raise ``ValueError`` when a result record lacks a field or has an unknown one."""
+    missing, unknown = _REQUIRED - set(record), set(record) - _REQUIRED
+    if record.get("schema") != RESULT_SCHEMA or missing or unknown:
+        raise ValueError(
+            f"invalid result record: schema {record.get('schema')!r}, "
+            f"missing {sorted(missing)}, unknown {sorted(unknown)}"
+        )
+
+
+def _auxiliary_sources(data: TaskData, fraction: float) -> dict[str, Callable[[], FrameSet]]:
+    sources: dict[str, Callable[[], FrameSet]] = {}
+    for aux in data.task.auxiliary_data:
+        if aux.kind == "same-frames":
+            if aux.scope == "train-fraction":
+                indices = data.split.train_fraction(fraction)
+            elif aux.scope == "train-split":
+                indices = data.split.indices("train")
+            else:
+                indices = np.arange(len(data.store))
+            sources[aux.fidelity] = lambda i=indices, f=aux.fidelity: FrameSet(data.store, i, f)
+        else:
+            from mfbench.data.registry import get_dataset
+            from mfbench.data.store import FrameStore
+
+            entry = get_dataset(aux.dataset.id)  # type: ignore[union-attr]
+
+            def load(entry=entry, fidelity=aux.fidelity) -> FrameSet:
+                store = FrameStore.open(entry.store_path())
+                return FrameSet(store, np.arange(len(store)), fidelity)
+
+            sources[aux.fidelity] = load
+    return sources
+
+
+def run(
+    task_name: str,
+    method_spec: str,
+    fraction: float,
+    seed: int,
+    *,
+    out: Path,
+    device: str = "cpu",
+    params: dict[str, Any] | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train ``method_spec`` on the task's training fraction, predict, score, record.
+
+    Returns:
+        The result record (also written to ``<run folder>/result.json``).
+    """
+    data = TaskData.load(get_task(task_name))
+    if fraction not in data.task.fractions.values:
+        raise ValueError(
+            f"fraction {fraction} is not one of task {task_name}'s {data.task.fractions.values}"
+        )
+    method_class = get_method(method_spec)
+    method: Method = method_class(**(params or {}))
+    folder = run_folder(
+        out, task_name, data.task.version, method_class.name or method_spec, fraction, seed
+    )
+    result_path = folder / "result.json"
+    if result_path.is_file() and not force:
+        record = json.loads(result_path.read_text())
+        validate_result(record)
+        logger.info("skipping %s: already complete (use force to rerun)", folder)
+        return record
+
+    seed_everything(seed)
+    fidelity = data.task.target_fidelity
+    train = FrameSet(data.store, data.split.train_fraction(fraction), fidelity)
+    val = FrameSet(data.store, data.split.indices("val"), fidelity)
+    context = FitContext(
+        device=device, seed=seed, budget=data.task.budget,
+        checkpoint_dir=folder / "checkpoints", progress=progress,
+        auxiliary_sources=_auxiliary_sources(data, fraction),
+    )  # fmt: skip
+    started = time.perf_counter()
+    method.fit(train, val, context)
+    fit_seconds = time.perf_counter() - started
+    method.save(folder / "model")
+
+    frames = EvaluationFrames.of(data)
+    structures = [data.store.structure(int(i)) for i in frames.needed]
+    started = time.perf_counter()
+    predicted = method.predict(structures)
+    predict_seconds = time.perf_counter() - started
+    blob = predictions_bytes(data.store.frame_ids[frames.needed], predicted)
+    write_bytes_atomic(folder / "predictions.npz", blob)
+
+    method_params = method.get_params()
+    fingerprints = data.split.fingerprints()
+    record: dict[str, Any] = {
+        "schema": RESULT_SCHEMA,
+        "task": {
+            "name": data.task.task, "version": data.task.version,
+            "target_fidelity": fidelity, "split_fingerprint": fingerprints["split"],
+            "test_fingerprint": fingerprints["test"],
+            "train_fraction_fingerprint": fingerprint(train.frame_ids),
+        },
+        "dataset": {
+            "id": data.store.meta["dataset"]["id"],
+            "version": data.store.meta["dataset"]["version"],
+            "sha256": data.store.meta["source"]["sha256"],
+            "checksum_status": data.store.meta["source"]["checksum_status"],
+        },
+        "method": {
+            "name": method_class.name, "spec": method_spec,
+            "class": f"{method_class.__module__}:{method_class.__qualname__}",
+            "params": method_params, "params_hash": params_hash(method_params),
+        },
+        "fraction": fraction,
+        "n_train_frames": len(train),
+        "seed": seed,
+        "auxiliary_used": list(context.used_auxiliary),
+        **score(data, frames, predicted, fraction),
+        "timing": {
+            "fit_seconds": round(fit_seconds, 3),
+            "predict_seconds": round(predict_seconds, 3),
+            "device": device,
+            "device_hours": round((fit_seconds + predict_seconds) / 3600, 6),
+            "n_predicted_frames": len(frames.needed),
+        },
+        "environment": environment(),
+        "predictions": {"file": "predictions.npz", "sha256": hashlib.sha256(blob).hexdigest()},
+    }  # fmt: skip
+    validate_result(record)
+    write_json_atomic(result_path, record)
+    logger.info("wrote %s", result_path)
+    return json.loads(result_path.read_text())

@@ -1,0 +1,112 @@
+"""The runner end to end with a cheap composition-only method (no CHGNet)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import pytest
+from pymatgen.core import Structure
+
+from mfbench.cli import main
+from mfbench.data.frameset import FrameSet
+from mfbench.data.labels import LabelTable
+from mfbench.data.prepare import prepare
+from mfbench.data.registry import get_dataset
+from mfbench.elemental_reference import composition_fractions, fit_elemental_reference
+from mfbench.methods import FitContext, Method
+from mfbench.runner import run, validate_result
+
+
+class CompositionOnly(Method):
+    """Energy from a least-squares elemental reference; zero forces and stress."""
+
+    name = "composition-only"
+
+    def __init__(self, fallback: float = -5.0) -> None:
+        self.fallback = fallback
+
+    def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
+        fit = fit_elemental_reference(
+            train.composition_fractions(), train.labels().energy_per_atom, train.material_ids
+        )
+        self.weights_ = np.where(np.isnan(fit.weights), self.fallback, fit.weights)
+        self.used_ = context.auxiliary("gga") is not None
+        return self
+
+    def predict(self, structures: Sequence[Structure]) -> LabelTable:
+        self.check_is_fitted()
+        numbers = np.concatenate([s.atomic_numbers for s in structures])
+        counts = [len(s) for s in structures]
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        energy = composition_fractions(numbers, offsets) @ self.weights_
+        return LabelTable.from_frames(
+            energy, [np.zeros((n, 3)) for n in counts], [np.zeros((3, 3))] * len(counts),
+            [np.zeros(n) for n in counts], counts,
+        )  # fmt: skip
+
+    def save(self, directory: Path) -> None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        np.save(Path(directory) / "weights.npy", self.weights_)
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        method = cls()
+        method.weights_ = np.load(Path(directory) / "weights.npy")
+        return method
+
+
+SPEC = "tests.test_runner:CompositionOnly"
+
+
+@pytest.fixture(autouse=True)
+def _prepared() -> None:
+    prepare(get_dataset("surrogate-aflow"))
+
+
+def test_run_writes_a_valid_record_and_skips_when_complete(tmp_path: Path) -> None:
+    record = run("surrogate-r2scan", SPEC, 0.25, 3, out=tmp_path, progress=False)
+    validate_result(record)
+    folder = tmp_path / "surrogate-r2scan" / "v1" / "composition-only" / "fraction-0.25" / "seed-3"
+    assert (folder / "result.json").is_file() and (folder / "model" / "weights.npy").is_file()
+    assert record["method"]["params"] == {"fallback": -5.0}
+    assert record["auxiliary_used"] == ["gga"]
+    assert record["n_train_frames"] == 375
+    blob = (folder / "predictions.npz").read_bytes()
+    assert hashlib.sha256(blob).hexdigest() == record["predictions"]["sha256"]
+    # metrics are recomputable from the predictions file: energy MAE by hand
+    with np.load(folder / "predictions.npz") as saved:
+        from mfbench.tasks.data import TaskData
+        from mfbench.tasks.definition import get_task
+
+        data = TaskData.load(get_task("surrogate-r2scan"))
+        ids = {fid: row for row, fid in enumerate(saved["frame_ids"].tolist())}
+        test = data.split.indices("test")
+        pred = saved["energy_per_atom"][[ids[f] for f in data.store.frame_ids[test]]]
+        ref = np.asarray(data.store.energies("r2scan"))[test]
+    mae = 1000 * np.mean(np.abs(pred - ref))
+    assert record["metrics"]["all"]["energy_mae_mev_per_atom"] == pytest.approx(mae, rel=1e-9)
+    # the stored record is reused, not recomputed
+    (folder / "predictions.npz").unlink()
+    assert run("surrogate-r2scan", SPEC, 0.25, 3, out=tmp_path) == record
+    assert not (folder / "predictions.npz").exists()
+    rerun = run("surrogate-r2scan", SPEC, 0.25, 3, out=tmp_path, force=True, progress=False)
+    assert rerun["metrics"] == record["metrics"]
+
+
+def test_fraction_must_belong_to_the_task(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"fraction 0.3 is not one of"):
+        run("surrogate-r2scan", SPEC, 0.3, 0, out=tmp_path)
+
+
+def test_cli_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["run", "--task", "surrogate-r2scan", "--method", SPEC, "--fraction", "0.5",
+            "--device", "cpu", "--param", "fallback=-4.0", "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    assert "composition-only" in capsys.readouterr().out
+    record = json.loads(next(tmp_path.rglob("result.json")).read_text())
+    assert record["method"]["params"] == {"fallback": -4.0}
