@@ -36,7 +36,7 @@ import numpy as np
 from pymatgen.core import Composition, Element, Lattice, Structure
 
 from mfbench import __version__
-from mfbench.atomic import write_json_atomic
+from mfbench.atomic import current_umask, write_json_atomic
 from mfbench.data.frame import Frame, Labels
 from mfbench.data.labels import LabelTable
 from mfbench.errors import DataError
@@ -180,6 +180,9 @@ class StoreWriter:
             with open(self._tmp / name, "rb") as handle:
                 os.fsync(handle.fileno())
         write_json_atomic(self._tmp / "meta.json", meta)
+        os.chmod(self._tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700
+        for name in os.listdir(self._tmp):
+            os.chmod(self._tmp / name, 0o666 & ~current_umask())
         if self.path.exists():
             old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
             os.replace(self.path, old)

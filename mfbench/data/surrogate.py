@@ -30,8 +30,6 @@ import gzip
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -42,10 +40,14 @@ import numpy as np
 from pymatgen.core import Element, Structure
 
 from mfbench import units
+from mfbench.atomic import write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SEED = 20261124
+#: CHGNet batch size of the shipped labels; another size changes magmoms by ~1e-7 μB and so
+#: the file's sha256 (energies, forces and stresses come out identical).
+LABEL_BATCH_SIZE = 16
 MAX_ATOMS = 24
 #: Elements substituted into prototypes; each also gets an elemental crystal.
 POOL = tuple(
@@ -266,7 +268,7 @@ def build_structures(seed: int = DEFAULT_SEED) -> list[SurrogateMaterial]:
 
 
 def label_frames(
-    structures: list[Structure], model_name: str, batch_size: int = 32
+    structures: list[Structure], model_name: str, batch_size: int = LABEL_BATCH_SIZE
 ) -> list[dict[str, Any]]:
     """Label structures with ``CHGNet.load(model_name=...)`` on the CPU.
 
@@ -305,7 +307,7 @@ def generate(
     out_path: Path,
     seed: int = DEFAULT_SEED,
     limit_materials: int | None = None,
-    batch_size: int = 32,
+    batch_size: int = LABEL_BATCH_SIZE,
 ) -> GenerationReport:
     """Build, label with both CHGNet models, and write the nested-layout ``.json.gz``.
 
@@ -345,11 +347,7 @@ def generate(
             position += 1
     blob = _gzip_json(payload)
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(blob)
-    os.replace(tmp, out_path)
+    write_bytes_atomic(out_path, blob)
     return GenerationReport(
         path=str(out_path),
         sha256=hashlib.sha256(blob).hexdigest(),
