@@ -466,10 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except MfbenchError as exc:
-        print(f"mfbench: error: {exc}", file=sys.stderr)
-        return 2
-    except FileExistsError as exc:
+    except (MfbenchError, FileExistsError, ValueError) as exc:
         print(f"mfbench: error: {exc}", file=sys.stderr)
         return 2
 

@@ -110,3 +110,10 @@ def test_cli_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "composition-only" in capsys.readouterr().out
     record = json.loads(next(tmp_path.rglob("result.json")).read_text())
     assert record["method"]["params"] == {"fallback": -4.0}
+
+
+def test_cli_reports_a_bad_fraction(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["run", "--task", "surrogate-r2scan", "--method", SPEC, "--fraction", "0.3",
+            "--device", "cpu", "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 2
+    assert "fraction 0.3 is not one of" in capsys.readouterr().err
