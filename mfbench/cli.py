@@ -247,7 +247,13 @@ def _evaluate(task_name: str, model: str, args: argparse.Namespace) -> dict[str,
     from mfbench.tasks.definition import get_task
 
     data = TaskData.load(get_task(task_name))
-    predictor = PretrainedChgnet(model, device=args.device, batch_size=args.batch_size)
+    if Path(model).is_dir():  # a run folder written by `mfbench run`
+        from mfbench.runner import MethodPredictor, load_saved_method
+
+        predictor: Any = MethodPredictor(load_saved_method(Path(model)))
+        model = predictor.name
+    else:
+        predictor = PretrainedChgnet(model, device=args.device, batch_size=args.batch_size)
     out = Path(args.out) / "evaluate" / task_name
     record = evaluate_predictor(
         data,
@@ -411,8 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     model_opts.add_argument(
         "--model",
         action="append",
-        choices=["chgnet-0.3.0", "chgnet-r2scan"],
-        help="pretrained model (repeatable; default: both)",
+        metavar="MODEL",
+        help="chgnet-0.3.0, chgnet-r2scan, or a run folder written by `mfbench run` "
+        "(repeatable; default: both pretrained models)",
     )
     model_opts.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
     model_opts.add_argument("--batch-size", type=int, default=32)

@@ -142,6 +142,11 @@ def run(
     method.fit(train, val, context)
     fit_seconds = time.perf_counter() - started
     method.save(folder / "model")
+    write_json_atomic(
+        folder / "method.json",
+        {"spec": method_spec, "class": f"{method_class.__module__}:{method_class.__qualname__}",
+         "params": method.get_params()},
+    )  # fmt: skip
 
     frames = EvaluationFrames.of(data)
     structures = [data.store.structure(int(i)) for i in frames.needed]
@@ -191,3 +196,27 @@ def run(
     write_json_atomic(result_path, record)
     logger.info("wrote %s", result_path)
     return json.loads(result_path.read_text())
+
+
+def load_saved_method(folder: Path) -> Method:
+    """The fitted method of a run folder (its ``method.json`` names the class)."""
+    info = json.loads((Path(folder) / "method.json").read_text())
+    return get_method(info["class"]).load(Path(folder) / "model")
+
+
+class MethodPredictor:
+    """Adapts a fitted :class:`Method` to :class:`mfbench.evaluation.Predictor`."""
+
+    def __init__(self, method: Method) -> None:
+        self.method = method
+        self.name = type(method).name or type(method).__name__
+
+    def describe(self) -> dict[str, Any]:
+        """Name, class and hyperparameters."""
+        cls = type(self.method)
+        return {"name": self.name, "class": f"{cls.__module__}:{cls.__qualname__}",
+                "params": self.method.get_params()}  # fmt: skip
+
+    def predict(self, structures: Any, *, progress: bool = True) -> Any:
+        """The method's predictions (progress bars are the method's own)."""
+        return self.method.predict(structures)

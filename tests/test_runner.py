@@ -117,3 +117,13 @@ def test_cli_reports_a_bad_fraction(tmp_path: Path, capsys: pytest.CaptureFixtur
             "--device", "cpu", "--out", str(tmp_path)]  # fmt: skip
     assert main(argv) == 2
     assert "fraction 0.3 is not one of" in capsys.readouterr().err
+
+
+def test_evaluate_a_saved_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    record = run("surrogate-r2scan", SPEC, 0.5, 1, out=tmp_path / "runs", progress=False)
+    folder = next((tmp_path / "runs").rglob("method.json")).parent
+    argv = ["evaluate", "--task", "surrogate-r2scan", "--model", str(folder), "--fraction", "0.5",
+            "--out", str(tmp_path / "eval")]  # fmt: skip
+    assert main(argv) == 0
+    evaluated = json.loads(next((tmp_path / "eval").rglob("composition-only.json")).read_text())
+    assert evaluated["metrics"] == record["metrics"]
