@@ -23,7 +23,7 @@ frame id; nothing is swapped for another sample.
 
 from __future__ import annotations
 
-import json
+import io
 import math
 import tempfile
 from collections.abc import Sequence
@@ -34,7 +34,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from baselines.zero_shot import atomref_weights, set_atomref_weights
-from mfbench.atomic import write_json_atomic
+from mfbench.atomic import write_bytes_atomic
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
 from mfbench.elemental_reference import fit_elemental_reference
@@ -198,9 +198,10 @@ class FineTune(Method):
         import torch
 
         self.check_is_fitted()
-        directory = Path(directory)
-        write_json_atomic(directory / "params.json", {"method": self.name, **self.get_params()})
-        torch.save(self.model_.as_dict(), directory / "model.pt")
+        self.save_params(directory)
+        buffer = io.BytesIO()
+        torch.save(self.model_.as_dict(), buffer)
+        write_bytes_atomic(Path(directory) / "model.pt", buffer.getvalue())
 
     @classmethod
     def load(cls, directory: Path, device: str = "cpu") -> Self:
@@ -208,11 +209,8 @@ class FineTune(Method):
         import torch
         from chgnet.model import CHGNet
 
-        directory = Path(directory)
-        params = json.loads((directory / "params.json").read_text())
-        params.pop("method")
-        method = cls(**params)
-        state = torch.load(directory / "model.pt", map_location=device, weights_only=False)
+        method = cls.from_saved_params(directory)
+        state = torch.load(Path(directory) / "model.pt", map_location=device, weights_only=False)
         method.model_ = CHGNet.from_dict(state).to(device)
         return method
 

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -23,7 +22,7 @@ from typing import Any, Self
 import numpy as np
 from pymatgen.core import Structure
 
-from mfbench.atomic import write_bytes_atomic, write_json_atomic
+from mfbench.atomic import write_bytes_atomic
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
 from mfbench.elemental_reference import fit_elemental_reference
@@ -74,19 +73,15 @@ class UntouchedGGA(Method):
     def save(self, directory: Path) -> None:
         """Write the hyperparameters and the AtomRef weights."""
         self.check_is_fitted()
-        directory = Path(directory)
-        write_json_atomic(directory / "params.json", {"method": self.name, **self.get_params()})
-        write_bytes_atomic(directory / "atomref.npy", _npy(self.atomref_weights_))
+        self.save_params(directory)
+        write_bytes_atomic(Path(directory) / "atomref.npy", _npy(self.atomref_weights_))
 
     @classmethod
     def load(cls, directory: Path, device: str = "cpu") -> Self:
         """Rebuild from :meth:`save`'s files on ``device``."""
-        directory = Path(directory)
-        params = json.loads((directory / "params.json").read_text())
-        params.pop("method")
-        method = cls(**params)
+        method = cls.from_saved_params(directory)
         method.model_ = FitContext(device=device).pretrained_model(method.base_model)
-        method.atomref_weights_ = np.load(directory / "atomref.npy")
+        method.atomref_weights_ = np.load(Path(directory) / "atomref.npy")
         set_atomref_weights(method.model_, method.atomref_weights_)
         return method
 

@@ -8,6 +8,7 @@ state lives in attributes ending in ``_``, :meth:`Method.fit` returns ``self``.
 from __future__ import annotations
 
 import inspect
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any, ClassVar, Self
 
 from pymatgen.core import Structure
 
+from mfbench.atomic import write_json_atomic
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
 from mfbench.errors import MfbenchError
@@ -99,6 +101,19 @@ class Method(ABC):
         """Raise :class:`NotFittedError` unless :meth:`fit` has run."""
         if not self.is_fitted():
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
+
+    def save_params(self, directory: Path) -> None:
+        """Write ``params.json`` (method name and hyperparameters) atomically into ``directory``."""
+        write_json_atomic(
+            Path(directory) / "params.json", {"method": self.name, **self.get_params()}
+        )
+
+    @classmethod
+    def from_saved_params(cls, directory: Path) -> Self:
+        """A new, unfitted instance built from :meth:`save_params`'s file."""
+        params = json.loads((Path(directory) / "params.json").read_text())
+        params.pop("method", None)
+        return cls(**params)
 
     @abstractmethod
     def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
