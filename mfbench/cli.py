@@ -239,14 +239,12 @@ def _metrics_row(record: dict[str, Any], subset: str) -> dict[str, Any]:
     return row
 
 
-def _evaluate(task_name: str, model: str, args: argparse.Namespace) -> dict[str, Any]:
+def _evaluate(data: Any, model: str, args: argparse.Namespace) -> dict[str, Any]:
     from mfbench.atomic import write_json_atomic
     from mfbench.evaluation import evaluate_predictor
     from mfbench.models.chgnet_pretrained import PretrainedChgnet
-    from mfbench.tasks.data import TaskData
-    from mfbench.tasks.definition import get_task
 
-    data = TaskData.load(get_task(task_name))
+    task_name = data.task.task
     if Path(model).is_dir():  # a run folder written by `mfbench run`
         from mfbench.runner import MethodPredictor, load_saved_method
 
@@ -280,7 +278,11 @@ def _print_evaluations(records: list[dict[str, Any]]) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    records = [_evaluate(args.task, model, args) for model in args.model]
+    from mfbench.tasks.data import TaskData
+    from mfbench.tasks.definition import get_task
+
+    data = TaskData.load(get_task(args.task))
+    records = [_evaluate(data, model, args) for model in args.model]
     _print_evaluations(records)
     print(f"\nrecords and predictions: {Path(args.out) / 'evaluate' / args.task}")
     return 0
@@ -337,9 +339,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\n== 2. tasks")
     cmd_tasks_list(args)
     print(f"\n== 3. task {task.task}")
-    print(_summary_text(TaskData.load(task).summary()))
+    data = TaskData.load(task)
+    print(_summary_text(data.summary()))
     print("\n== 4. evaluate the two CHGNet models shipped in the chgnet package")
-    records = [_evaluate(task.task, model, args) for model in args.model]
+    records = [_evaluate(data, model, args) for model in args.model]
     _print_evaluations(records)
     print(
         "\nchgnet-r2scan labelled this dataset's r2scan fidelity, so its error must be ~0; "

@@ -188,14 +188,15 @@ def evaluate_predictor(
     started = time.perf_counter()
     predicted = predictor.predict(structures, progress=progress)
     predict_seconds = time.perf_counter() - started
+    fingerprints = data.split.fingerprints()
     record: dict[str, Any] = {
         "schema": EVALUATION_SCHEMA,
         "task": {
             "name": data.task.task,
             "version": data.task.version,
             "target_fidelity": data.task.target_fidelity,
-            "split_fingerprint": data.split.fingerprints()["split"],
-            "test_fingerprint": data.split.fingerprints()["test"],
+            "split_fingerprint": fingerprints["split"],
+            "test_fingerprint": fingerprints["test"],
         },
         "dataset": {
             "id": data.store.meta["dataset"]["id"],

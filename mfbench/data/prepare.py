@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
+from pymatgen.core import Element
 
 from mfbench.data.checksum import sha256_source
 from mfbench.data.readers import read_frames
 from mfbench.data.registry import DatasetEntry
 from mfbench.data.store import FrameStore, StoreWriter
+from mfbench.elemental_reference import composition_fractions
 from mfbench.errors import ChecksumError, DataError
 
 logger = logging.getLogger(__name__)
@@ -134,9 +137,11 @@ def _report(
     status: str,
     started: float,
 ) -> PrepareReport:
-    elements: Counter[str] = Counter()
-    for index in range(len(store)):
-        elements.update(store.composition(index).chemical_system.split("-"))
+    # frames containing each element, from the flat arrays (no Composition per frame)
+    frames_with = (composition_fractions(store.atomic_numbers, store.atom_offsets) > 0).sum(axis=0)
+    elements = {
+        Element.from_Z(int(z) + 1).symbol: int(frames_with[z]) for z in np.flatnonzero(frames_with)
+    }
     return PrepareReport(
         dataset=entry.key,
         store=str(store.path),
