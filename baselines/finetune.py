@@ -2,8 +2,9 @@
 
 All follow the released r²SCAN recipe (chgnet ``pretrained/r2scan/README.md``): Adam, cosine
 schedule, Huber loss (δ = 0.1), loss weights e/f/s/m = 3/1/0.1/1, learning rate 1e-3, trained
-with chgnet's ``Trainer`` for the task's epoch budget (capped so that epochs × steps per epoch
-does not exceed the budget's ``max_steps``).
+by :func:`baselines.training.train_chgnet` (chgnet's recipe, with checkpoints that resume) for
+the task's budget: ``epochs`` passes over the training fraction or ``max_steps`` optimizer
+steps, whichever is fewer.
 
 - ``scratch`` (Method 1): CHGNet 0.3.0's architecture, random weights, elemental reference
   fitted on the training fraction and frozen.
@@ -13,8 +14,9 @@ does not exceed the budget's ``max_steps``).
   fraction's energies (intensive, like CHGNet's), frozen, then fine-tuned. Never chgnet's
   shipped MP-r²SCAN AtomRef, which saw the test materials.
 - ``multi-stage``: stage 1 refits the AtomRef and trains only the readout (backbone frozen)
-  for ``stage1_share`` of the epochs; stage 2 unfreezes everything at ``stage2_lr_factor``
-  times the learning rate.
+  for ``stage1_share`` of the optimizer steps (at least one step per stage); stage 2
+  unfreezes everything but the AtomRef at ``stage2_lr_factor`` times the learning rate, with
+  a fresh optimiser and cosine schedule.
 
 Elements absent from the training fraction keep a reference from the GGA AtomRef shifted by
 the mean fitted offset (never zero). Graphs that CHGNet cannot build stop the fit with the
@@ -23,16 +25,19 @@ frame id; nothing is swapped for another sample.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import math
-import tempfile
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 from pymatgen.core import Structure
 
+from baselines.training import Recipe, train_chgnet
 from baselines.zero_shot import atomref_weights, set_atomref_weights
 from mfbench.atomic import write_bytes_atomic
 from mfbench.data.frameset import FrameSet
@@ -41,6 +46,7 @@ from mfbench.elemental_reference import fit_elemental_reference
 from mfbench.errors import DataError
 from mfbench.methods import FitContext, Method
 from mfbench.models.chgnet_pretrained import check_supported_elements, predict_with_chgnet
+from mfbench.tasks.split import fingerprint
 
 
 def graph_loader(model: Any, frames: FrameSet, batch_size: int, shuffle: bool, seed: int) -> Any:
@@ -135,55 +141,60 @@ class FineTune(Method):
         self.atomref_condition_number_ = fit.condition_number
         self.atomref_filled_elements_ = int(mask.sum())
 
-    def _epochs_and_batch(self, train: FrameSet, context: FitContext) -> tuple[int, int]:
+    def _steps_and_batch(self, train: FrameSet, context: FitContext) -> tuple[int, int]:
+        """Optimizer steps (``epochs`` passes, capped by the budget's ``max_steps``), batch size."""
         budget = context.budget
         batch = self.batch_size or (budget.batch_size if budget else 16)
         epochs = self.epochs or (budget.epochs if budget else 5)
+        steps = epochs * math.ceil(len(train) / batch)
         if budget and budget.max_steps:
-            steps_per_epoch = math.ceil(len(train) / batch)
-            epochs = max(1, min(epochs, budget.max_steps // steps_per_epoch))
-        return epochs, batch
+            steps = min(steps, budget.max_steps)
+        return steps, batch
 
     def _train(
         self, model: Any, train: FrameSet, val: FrameSet, context: FitContext, *,
-        epochs: int, batch: int, learning_rate: float, train_atomref: bool, tag: str,
-    ) -> Any:  # fmt: skip
-        from chgnet.trainer import Trainer
-
-        trainer = Trainer(
-            model=model, targets="efsm", energy_loss_ratio=self.energy_loss_ratio,
-            force_loss_ratio=self.force_loss_ratio, stress_loss_ratio=self.stress_loss_ratio,
-            mag_loss_ratio=self.mag_loss_ratio, optimizer="Adam", scheduler="CosLR",
-            criterion="Huber", epochs=epochs, learning_rate=learning_rate,
-            torch_seed=context.seed, use_device=context.device, print_freq=10**9,
+        steps: int, batch: int, learning_rate: float, train_atomref: bool, tag: str,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """Train ``model`` in place (see :func:`baselines.training.train_chgnet`); its history."""
+        recipe = Recipe(
+            epochs=math.ceil(steps / math.ceil(len(train) / batch)), max_steps=steps,
+            learning_rate=learning_rate,
+            energy_loss_ratio=self.energy_loss_ratio, force_loss_ratio=self.force_loss_ratio,
+            stress_loss_ratio=self.stress_loss_ratio, mag_loss_ratio=self.mag_loss_ratio,
+            train_atomref=train_atomref,
         )  # fmt: skip
-        with tempfile.TemporaryDirectory() as scratch:
-            # chgnet's Trainer always writes checkpoints; without a run folder they are dropped
-            save_dir = Path(context.checkpoint_dir or scratch) / tag
-            trainer.train(
-                graph_loader(model, train, batch, shuffle=True, seed=context.seed),
-                graph_loader(model, val, batch, shuffle=False, seed=context.seed),
-                save_dir=str(save_dir), train_composition_model=train_atomref,
-            )  # fmt: skip
-        self.history_ = {k: v for k, v in trainer.training_history.items() if v["val"]}
-        return trainer.model
+        key = hashlib.sha256(
+            json.dumps(
+                {"method": self.name, "params": self.get_params(), "recipe": asdict(recipe),
+                 "batch": batch, "seed": context.seed, "tag": tag,
+                 "train": fingerprint(train.frame_ids), "val": fingerprint(val.frame_ids)},
+                sort_keys=True, default=str,
+            ).encode()
+        ).hexdigest()  # fmt: skip
+        return train_chgnet(
+            model,
+            graph_loader(model, train, batch, shuffle=True, seed=context.seed),
+            graph_loader(model, val, batch, shuffle=False, seed=context.seed),
+            recipe, device=context.device, checkpoint_dir=context.checkpoint_dir, tag=tag,
+            key=key, progress=context.progress,
+        )  # fmt: skip
 
     # -- the interface ------------------------------------------------------------------
 
     def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
-        """Set the AtomRef as the variant says, then train with chgnet's Trainer."""
+        """Set the AtomRef as the variant says, then train (resuming from a checkpoint)."""
         if len(train) == 0:
             raise ValueError(f"{self.name} needs training frames; use zero-shot for fraction 0")
         model = self._start_model(context)
         if self.atomref == "refit" or self.from_scratch:
             self._refit_atomref(model, train)
-        epochs, batch = self._epochs_and_batch(train, context)
-        self.epochs_run_ = epochs
-        self.model_ = self._train(
-            model, train, val, context, epochs=epochs, batch=batch,
+        steps, batch = self._steps_and_batch(train, context)
+        history = self._train(
+            model, train, val, context, steps=steps, batch=batch,
             learning_rate=self.learning_rate, train_atomref=self.atomref == "trainable",
             tag="train",
         )  # fmt: skip
+        self.model_, self.steps_run_, self.history_ = model, steps, {"train": history}
         return self
 
     def predict(self, structures: Sequence[Structure]) -> LabelTable:
@@ -255,34 +266,29 @@ class MultiStage(FineTune):
                 "stage2_lr_factor": self.stage2_lr_factor}  # fmt: skip
 
     def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
-        """Stage 1: readout only (``stage1_share`` of the epochs); stage 2: all, lower lr."""
+        """Stage 1: readout only (``stage1_share`` of the steps); stage 2: all, lower lr."""
         if len(train) == 0:
             raise ValueError(f"{self.name} needs training frames")
         model = self._start_model(context)
         self._refit_atomref(model, train)
-        epochs, batch = self._epochs_and_batch(train, context)
-        stage1 = max(1, round(epochs * self.stage1_share))
-        stage2 = max(1, epochs - stage1)
+        steps, batch = self._steps_and_batch(train, context)
+        if steps < 2:
+            raise ValueError(f"{self.name} needs a budget of at least 2 steps, got {steps}")
+        stage1 = min(steps - 1, max(1, round(steps * self.stage1_share)))
         readout = ("mlp", "readout_norm")
         for name, parameter in model.named_parameters():
             parameter.requires_grad = name.startswith(readout)
-        model = self._train(
-            model,
-            train,
-            val,
-            context,
-            epochs=stage1,
-            batch=batch,
-            learning_rate=self.learning_rate,
-            train_atomref=False,
-            tag="stage1",
-        )
+        history1 = self._train(
+            model, train, val, context, steps=stage1, batch=batch,
+            learning_rate=self.learning_rate, train_atomref=False, tag="stage1",
+        )  # fmt: skip
         for name, parameter in model.named_parameters():
             parameter.requires_grad = not name.startswith("composition_model")
-        self.model_ = self._train(
-            model, train, val, context, epochs=stage2, batch=batch,
+        history2 = self._train(
+            model, train, val, context, steps=steps - stage1, batch=batch,
             learning_rate=self.learning_rate * self.stage2_lr_factor, train_atomref=False,
             tag="stage2",
         )  # fmt: skip
-        self.epochs_run_ = stage1 + stage2
+        self.model_, self.steps_run_ = model, steps
+        self.history_ = {"stage1": history1, "stage2": history2}
         return self

@@ -1,8 +1,10 @@
 """Score predictions on a task's test split with mfbench's own metrics.
 
 The frames a model must predict are the test frames plus, for formation and
-decomposition energies, the lowest-energy frame of every material in the dataset (the
-elemental references and competing phases, whatever split they are in). Metrics are
+decomposition energies, the lowest-energy frame of every material whose elements are a
+subset of some test material's elements (the elemental references and competing phases,
+whatever split they are in). Materials outside every test chemical system can change neither
+metric, so they are not predicted. Metrics are
 reported on all test frames and on the *covered* subset: frames whose elements all occur
 in the training fraction.
 """
@@ -14,7 +16,7 @@ import io
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -55,7 +57,8 @@ class EvaluationFrames:
 
     Attributes:
         test: ``[n_test]`` test frame indices.
-        lowest: material id → its lowest-energy frame (target-fidelity label).
+        lowest: material id → its lowest-energy frame (target-fidelity label), for the
+            materials within some test material's chemical system.
         needed: sorted union of ``test`` and the lowest frames: what a model predicts.
     """
 
@@ -66,11 +69,41 @@ class EvaluationFrames:
     @classmethod
     def of(cls, data: TaskData) -> EvaluationFrames:
         """Select the frames for ``data``'s task."""
+        store = data.store
         test = data.split.indices("test")
-        energies = np.asarray(data.store.energies(data.task.target_fidelity))
-        lowest = lowest_energy_frames(data.store.material_ids.tolist(), energies)
+        energies = np.asarray(store.energies(data.task.target_fidelity))
+        lowest = lowest_energy_frames(store.material_ids.tolist(), energies)
+        systems = relevant_chemical_systems({store.elements_of(int(i)) for i in test})
+        lowest = {m: i for m, i in lowest.items() if systems(store.elements_of(i))}
         needed = np.union1d(test, np.fromiter(lowest.values(), dtype=np.int64))
         return cls(test, lowest, needed)
+
+
+def relevant_chemical_systems(
+    test_systems: set[frozenset[int]],
+) -> Callable[[frozenset[int]], bool]:
+    """A predicate: are these elements a subset of (at least) one of ``test_systems``?
+
+    Indexed by element, so that millions of frames against thousands of systems stay fast.
+    """
+    containing: dict[int, set[int]] = {}
+    for k, system in enumerate(test_systems):
+        for z in system:
+            containing.setdefault(z, set()).add(k)
+
+    def within(elements: frozenset[int]) -> bool:
+        candidates: set[int] | None = None
+        for z in elements:
+            candidates = (
+                containing.get(z, set())
+                if candidates is None
+                else candidates & containing.get(z, set())
+            )
+            if not candidates:
+                return False
+        return candidates is not None
+
+    return within
 
 
 def score(

@@ -2,9 +2,12 @@
 
 A run folder ``<out>/<task>/v<version>/<method>/fraction-<f>/seed-<s>/`` holds
 ``result.json`` (schema ``mfbench.result/1``, validated, written atomically last),
-``predictions.npz`` (its sha256 is in the record), the saved ``model/`` and
-``checkpoints/`` for methods that resume. A folder with a valid result is skipped unless
-``force`` is set. Metrics are computed by mfbench from the predictions.
+``predictions.npz`` (its sha256 is in the record) and the saved ``model/``. While a run is
+unfinished, ``checkpoints/`` holds what methods that resume wrote (the trained baselines write
+one per epoch): a killed run started again with the same arguments continues from there, and
+the folder is removed once the result is written. A folder with a valid result for the same
+hyperparameters is skipped unless ``force`` is set; one for other hyperparameters is an error
+(choose another ``out`` or ``force``). Metrics are computed by mfbench from the predictions.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hashlib
 import json
 import logging
 import random
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +38,7 @@ logger = logging.getLogger(__name__)
 RESULT_SCHEMA = "mfbench.result/1"
 _REQUIRED = {
     "schema", "task", "dataset", "method", "fraction", "n_train_frames", "seed",
-    "auxiliary_used", "coverage", "metrics", "per_element_energy_mae", "timing",
+    "auxiliary_used", "coverage", "metrics", "per_element_energy_mae", "training", "timing",
     "environment", "predictions",
 }  # fmt: skip
 
@@ -126,8 +130,18 @@ def run(
     if result_path.is_file() and not force:
         record = json.loads(result_path.read_text())
         validate_result(record)
+        if record["method"]["params_hash"] != params_hash(method.get_params()):
+            raise FileExistsError(
+                f"{folder} holds a result for other hyperparameters "
+                f"({record['method']['params']}); rerun with force (--force) to replace it, "
+                "or write to another --out"
+            )
         logger.info("skipping %s: already complete (use force to rerun)", folder)
         return record
+    checkpoints = folder / "checkpoints"
+    resumed = checkpoints.is_dir() and any(checkpoints.iterdir())
+    if resumed:
+        logger.info("found checkpoints in %s: the method may resume from them", checkpoints)
 
     seed_everything(seed)
     fidelity = data.task.target_fidelity
@@ -135,7 +149,7 @@ def run(
     val = FrameSet(data.store, data.split.indices("val"), fidelity)
     context = FitContext(
         device=device, seed=seed, budget=data.task.budget,
-        checkpoint_dir=folder / "checkpoints", progress=progress,
+        checkpoint_dir=checkpoints, progress=progress,
         auxiliary_sources=_auxiliary_sources(data, fraction),
     )  # fmt: skip
     started = time.perf_counter()
@@ -165,6 +179,7 @@ def run(
             "target_fidelity": fidelity, "split_fingerprint": fingerprints["split"],
             "test_fingerprint": fingerprints["test"],
             "train_fraction_fingerprint": fingerprint(train.frame_ids),
+            "budget": data.task.budget.model_dump() if data.task.budget else None,
         },
         "dataset": {
             "id": data.store.meta["dataset"]["id"],
@@ -182,26 +197,32 @@ def run(
         "seed": seed,
         "auxiliary_used": list(context.used_auxiliary),
         **score(data, frames, predicted, fraction),
+        "training": {
+            "steps_run": getattr(method, "steps_run_", None),
+            "history": getattr(method, "history_", None),
+        },
         "timing": {
             "fit_seconds": round(fit_seconds, 3),
             "predict_seconds": round(predict_seconds, 3),
             "device": device,
             "device_hours": round((fit_seconds + predict_seconds) / 3600, 6),
             "n_predicted_frames": len(frames.needed),
+            "resumed_from_checkpoint": resumed,
         },
         "environment": environment(),
         "predictions": {"file": "predictions.npz", "sha256": hashlib.sha256(blob).hexdigest()},
     }  # fmt: skip
     validate_result(record)
     write_json_atomic(result_path, record)
+    shutil.rmtree(checkpoints, ignore_errors=True)
     logger.info("wrote %s", result_path)
     return json.loads(result_path.read_text())
 
 
-def load_saved_method(folder: Path) -> Method:
-    """The fitted method of a run folder (its ``method.json`` names the class)."""
+def load_saved_method(folder: Path, device: str = "cpu") -> Method:
+    """The fitted method of a run folder (its ``method.json`` names the class), on ``device``."""
     info = json.loads((Path(folder) / "method.json").read_text())
-    return get_method(info["class"]).load(Path(folder) / "model")
+    return get_method(info["class"]).load(Path(folder) / "model", device=device)
 
 
 class MethodPredictor:

@@ -98,11 +98,12 @@ def check_seeded_fit_repeats(factory: MethodFactory, data: KitData, tmp: Path) -
 
 
 def check_save_load_round_trip(factory: MethodFactory, data: KitData, tmp: Path) -> None:
-    """A saved and reloaded method predicts what the original predicted."""
+    """A saved and reloaded method (on the fit's device) predicts what the original predicted."""
     method = _fit(factory, data)
     before = method.predict(list(data.structures))
     method.save(tmp / "saved")
-    after = type(method).load(tmp / "saved").predict(list(data.structures))
+    device = data.context(0).device
+    after = type(method).load(tmp / "saved", device=device).predict(list(data.structures))
     np.testing.assert_allclose(after.energy_per_atom, before.energy_per_atom, atol=1e-9)
     np.testing.assert_allclose(after.forces, before.forces, atol=1e-9)
 

@@ -1,4 +1,4 @@
-"""The embedded dataset end to end: prepare, task summary, and the demo (slow)."""
+"""The embedded dataset end to end: prepare, task summary, evaluate and the demo (slow)."""
 
 from __future__ import annotations
 
@@ -40,10 +40,10 @@ def test_prepare_twice_keeps_the_store() -> None:
 
 
 @pytest.mark.slow
-def test_demo_scores_both_shipped_models(
+def test_evaluate_scores_both_shipped_models(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert main(["evaluate", "--task", "surrogate-r2scan", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "chgnet-r2scan" in out and "split" in out
     folder = tmp_path / "evaluate" / "surrogate-r2scan"
@@ -54,3 +54,31 @@ def test_demo_scores_both_shipped_models(
     assert r2scan["force_mae_mev_per_a"] < 1e-3
     # the GGA model misses the elemental reference shift by eV/atom
     assert gga["energy_mae_mev_per_atom"] > 1000
+
+
+@pytest.mark.slow
+def test_demo_shows_the_elemental_reference_effect(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # two of the demo's fourteen runs: Method 3 and Method 4 at the smaller fraction
+    argv = ["demo", "--method", "finetune-frozen-gga-atomref", "--method",
+            "finetune-refit-atomref", "--fraction", "0.05", "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "fraction 0.05: elemental-referenced fine-tune (Method 4)" in out
+    runs = tmp_path / "surrogate-r2scan-quick" / "v1"
+    refit, naive = (
+        json.loads((runs / name / "fraction-0.05" / "seed-0" / "result.json").read_text())
+        for name in ("finetune-refit-atomref", "finetune-frozen-gga-atomref")
+    )
+    assert refit["training"]["steps_run"] == naive["training"]["steps_run"] == 10
+    e_refit = refit["metrics"]["all"]["energy_mae_mev_per_atom"]
+    e_naive = naive["metrics"]["all"]["energy_mae_mev_per_atom"]
+    assert e_naive > 10_000 and e_refit < e_naive / 2
+    # a second demo reuses the finished runs
+    assert main(argv) == 0
+    assert "fit s" in capsys.readouterr().out
+    again = json.loads(
+        (runs / "finetune-refit-atomref" / "fraction-0.05" / "seed-0" / "result.json").read_text()
+    )
+    assert again == refit

@@ -15,6 +15,7 @@ from mfbench.data.labels import LabelTable
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
 from mfbench.evaluation import EvaluationFrames, evaluate_predictor, score
+from mfbench.metrics import lowest_energy_frames
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 
@@ -129,7 +130,14 @@ class ShiftedOracle:
 def test_frames_to_predict_cover_test_and_lowest_frames(paired_task: TaskData) -> None:
     frames = EvaluationFrames.of(paired_task)
     assert set(frames.test) <= set(frames.needed)
-    assert len(frames.lowest) == 60
+    store = paired_task.store
+    test_systems = {store.elements_of(int(i)) for i in frames.test}
+    expected = {
+        m for m in set(store.material_ids.tolist())
+        if any(store.elements_of(int(np.flatnonzero(store.material_ids == m)[0])) <= t
+               for t in test_systems)
+    }  # fmt: skip
+    assert set(frames.lowest) == expected
     energies = np.asarray(paired_task.store.energies("high"))
     for material, index in frames.lowest.items():
         mask = paired_task.store.material_ids == material
@@ -200,3 +208,34 @@ def test_tasks_show_prints_sizes_and_fingerprints(
 def test_cli_reports_unknown_dataset(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "info", "surogate-aflow"]) == 2
     assert "Did you mean 'surrogate-aflow'" in capsys.readouterr().err
+
+
+def test_materials_outside_test_chemical_systems_change_no_metric() -> None:
+    # On the embedded surrogate most materials share no chemical system with any test
+    # material; leaving them out must give the same metrics as predicting every material.
+    prepare(get_dataset("surrogate-aflow"))
+    data = TaskData.load(get_task("surrogate-r2scan"))
+    store = data.store
+    frames = EvaluationFrames.of(data)
+    every = lowest_energy_frames(store.material_ids.tolist(), np.asarray(store.energies("r2scan")))
+    full = EvaluationFrames(
+        frames.test, every, np.union1d(frames.test, np.fromiter(every.values(), dtype=np.int64))
+    )
+    assert len(frames.lowest) < len(every) / 2
+
+    rng = np.random.default_rng(3)
+    error = dict(zip(every, rng.normal(0.0, 0.05, len(every)), strict=True))  # eV/atom
+
+    def noisy(selection: EvaluationFrames) -> LabelTable:
+        table = store.labels("r2scan", selection.needed)
+        shift = np.array([error[m] for m in store.material_ids[selection.needed]])
+        return LabelTable(table.energy_per_atom + shift, table.forces, table.stress,
+                          table.magmoms, table.atom_offsets)  # fmt: skip
+
+    restricted = score(data, frames, noisy(frames), fraction=0.25)["metrics"]["all"]
+    reference = score(data, full, noisy(full), fraction=0.25)["metrics"]["all"]
+    assert restricted["formation_energy_mae_mev_per_atom"] > 10.0
+    keys = ["energy_mae_mev_per_atom", "formation_energy_mae_mev_per_atom",
+            "decomposition_energy_mae_mev_per_atom", "n_formation", "n_decomposition"]  # fmt: skip
+    for key in keys:
+        assert restricted[key] == pytest.approx(reference[key], rel=1e-12), key

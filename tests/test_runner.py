@@ -54,7 +54,7 @@ class CompositionOnly(Method):
         np.save(Path(directory) / "weights.npy", self.weights_)
 
     @classmethod
-    def load(cls, directory: Path) -> Self:
+    def load(cls, directory: Path, device: str = "cpu") -> Self:
         method = cls()
         method.weights_ = np.load(Path(directory) / "weights.npy")
         return method
@@ -127,3 +127,24 @@ def test_evaluate_a_saved_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(argv) == 0
     evaluated = json.loads(next((tmp_path / "eval").rglob("composition-only.json")).read_text())
     assert evaluated["metrics"] == record["metrics"]
+
+
+def test_a_result_for_other_hyperparameters_is_not_reused(tmp_path: Path) -> None:
+    run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, progress=False)
+    with pytest.raises(FileExistsError, match="other hyperparameters"):
+        run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, params={"fallback": -4.0})
+    rerun = run(
+        "surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, params={"fallback": -4.0}, force=True
+    )
+    assert rerun["method"]["params"] == {"fallback": -4.0}
+
+
+def test_checkpoints_are_noted_and_removed_once_the_result_is_written(tmp_path: Path) -> None:
+    folder = tmp_path / "surrogate-r2scan" / "v1" / "composition-only" / "fraction-0.1" / "seed-0"
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "checkpoints" / "train.pt").write_bytes(b"left by a killed run")
+    record = run("surrogate-r2scan", SPEC, 0.1, 0, out=tmp_path, progress=False)
+    assert record["timing"]["resumed_from_checkpoint"] is True
+    assert not (folder / "checkpoints").exists()
+    assert record["task"]["budget"] == {"epochs": 5, "max_steps": 400, "batch_size": 16}
+    assert record["training"] == {"steps_run": None, "history": None}

@@ -129,5 +129,8 @@ class Method(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, directory: Path) -> Self:
-        """Rebuild a fitted method saved by :meth:`save`."""
+    def load(cls, directory: Path, device: str = "cpu") -> Self:
+        """Rebuild a fitted method saved by :meth:`save`, its model on ``device``.
+
+        Methods without device-bound state accept ``device`` and ignore it.
+        """

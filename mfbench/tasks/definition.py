@@ -76,7 +76,14 @@ class AuxiliaryData(_Strict):
 
 
 class Budget(_Strict):
-    """Training budget, so methods are compared at equal cost."""
+    """Training budget, so methods are compared at equal cost.
+
+    Attributes:
+        epochs: passes over the training fraction.
+        max_steps: hard cap on optimizer steps; training stops there, inside an epoch if
+            need be (None: no cap).
+        batch_size: frames per optimizer step.
+    """
 
     epochs: int = Field(gt=0)
     max_steps: int | None = Field(default=None, gt=0)

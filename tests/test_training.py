@@ -1,0 +1,86 @@
+"""The baselines' training loop: exact resume after a kill, stale checkpoints, divergence (slow)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from baselines.finetune import FineTune, MultiStage
+from baselines.training import TrainingDivergedError, _Checkpoint
+from mfbench.data.frameset import FrameSet
+from mfbench.data.prepare import prepare
+from mfbench.data.registry import get_dataset
+from mfbench.methods import FitContext, Method
+from mfbench.runner import seed_everything
+from mfbench.tasks.data import TaskData
+from mfbench.tasks.definition import get_task
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple[FrameSet, FrameSet]:
+    """16 training and 4 validation frames of the embedded task."""
+    prepare(get_dataset("surrogate-aflow"))
+    data = TaskData.load(get_task("surrogate-r2scan"))
+    train = FrameSet(data.store, data.split.train_fraction(0.05)[:16], "r2scan")
+    val = FrameSet(data.store, data.split.indices("val")[:4], "r2scan")
+    return train, val
+
+
+def _fit(method: type[FineTune], tiny, checkpoints: Path, **params) -> Method:
+    seed_everything(0)
+    context = FitContext(seed=0, progress=False, checkpoint_dir=checkpoints)
+    return method(epochs=2, batch_size=8, **params).fit(*tiny, context)
+
+
+def _maes(history: dict) -> dict:
+    return {
+        stage: [(e["epoch"], e["train"], e["val"]) for e in epochs]
+        for stage, epochs in history.items()
+    }
+
+
+@pytest.mark.parametrize("method", [FineTune, MultiStage], ids=lambda m: m.name)
+def test_a_killed_fit_resumes_to_the_same_weights(
+    method, tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = _fit(method, tiny, tmp_path / "whole")
+
+    original_save = _Checkpoint.save
+
+    def save_then_die(self: _Checkpoint, state: dict) -> None:
+        original_save(self, state)
+        raise KeyboardInterrupt  # killed right after the first epoch's checkpoint
+
+    monkeypatch.setattr(_Checkpoint, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(method, tiny, tmp_path / "killed")
+    monkeypatch.undo()
+    (written,) = (tmp_path / "killed").glob("*.pt")
+    assert len(torch.load(written, weights_only=False)["history"]) == 1
+
+    resumed = _fit(method, tiny, tmp_path / "killed")
+    assert _maes(resumed.history_) == _maes(whole.history_)
+    expected = whole.model_.state_dict()
+    for name, tensor in resumed.model_.state_dict().items():
+        assert torch.equal(tensor, expected[name]), name
+
+
+def test_a_checkpoint_of_other_hyperparameters_is_not_resumed(
+    tiny, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = _fit(FineTune, tiny, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="baselines.training"):
+        second = _fit(FineTune, tiny, tmp_path, learning_rate=1e-4)
+    assert "starting afresh" in caplog.text
+    assert [e["epoch"] for e in second.history_["train"]] == [1, 2]
+    assert second.history_["train"][0]["train"] != first.history_["train"][0]["train"]
+
+
+def test_a_diverging_fit_stops_with_the_epoch_and_batch(tiny, tmp_path: Path) -> None:
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1, batch 2"):
+        _fit(FineTune, tiny, tmp_path, learning_rate=float("nan"))
