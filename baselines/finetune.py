@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from pymatgen.core import Structure
 
-from baselines.training import Recipe, train_chgnet
+from baselines.training import LOOP_VERSION, Recipe, train_chgnet
 from baselines.zero_shot import atomref_weights, set_atomref_weights
 from mfbench.atomic import write_bytes_atomic
 from mfbench.data.frameset import FrameSet
@@ -163,20 +163,22 @@ class FineTune(Method):
             stress_loss_ratio=self.stress_loss_ratio, mag_loss_ratio=self.mag_loss_ratio,
             train_atomref=train_atomref,
         )  # fmt: skip
-        key = hashlib.sha256(
-            json.dumps(
-                {"method": self.name, "params": self.get_params(), "recipe": asdict(recipe),
-                 "batch": batch, "seed": context.seed, "tag": tag,
-                 "train": fingerprint(train.frame_ids), "val": fingerprint(val.frame_ids)},
-                sort_keys=True, default=str,
-            ).encode()
-        ).hexdigest()  # fmt: skip
+        import chgnet
+
+        # only a checkpoint of the same loop, library, hyperparameters, frames and seed resumes
+        identity = {
+            "loop": LOOP_VERSION, "chgnet": chgnet.__version__, "method": self.name,
+            "params": self.get_params(), "recipe": asdict(recipe), "batch": batch,
+            "seed": context.seed, "tag": tag, "train": fingerprint(train.frame_ids),
+            "val": fingerprint(val.frame_ids),
+        }  # fmt: skip
+        key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
         return train_chgnet(
             model,
             graph_loader(model, train, batch, shuffle=True, seed=context.seed),
             graph_loader(model, val, batch, shuffle=False, seed=context.seed),
             recipe, device=context.device, checkpoint_dir=context.checkpoint_dir, tag=tag,
-            key=key, progress=context.progress,
+            key=key.hexdigest(), progress=context.progress,
         )  # fmt: skip
 
     # -- the interface ------------------------------------------------------------------
@@ -194,7 +196,8 @@ class FineTune(Method):
             learning_rate=self.learning_rate, train_atomref=self.atomref == "trainable",
             tag="train",
         )  # fmt: skip
-        self.model_, self.steps_run_, self.history_ = model, steps, {"train": history}
+        self.model_, self.history_ = model, {"train": history}
+        self.steps_run_ = history[-1]["steps"]
         return self
 
     def predict(self, structures: Sequence[Structure]) -> LabelTable:
@@ -289,6 +292,7 @@ class MultiStage(FineTune):
             learning_rate=self.learning_rate * self.stage2_lr_factor, train_atomref=False,
             tag="stage2",
         )  # fmt: skip
-        self.model_, self.steps_run_ = model, steps
+        self.model_ = model
         self.history_ = {"stage1": history1, "stage2": history2}
+        self.steps_run_ = history1[-1]["steps"] + history2[-1]["steps"]
         return self

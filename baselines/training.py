@@ -40,6 +40,10 @@ logger = logging.getLogger(__name__)
 #: MAE keys of chgnet's CombinedLoss, in its order.
 TARGETS = "efsm"
 
+#: Part of every checkpoint key: bump it when a change to this loop makes old checkpoints
+#: unfit to resume from.
+LOOP_VERSION = 1
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -91,12 +95,13 @@ class _Checkpoint:
         self.path = Path(folder) / f"{tag}.pt" if folder is not None else None
         self.key = key
 
-    def load(self, device: str) -> dict[str, Any] | None:
+    def load(self) -> dict[str, Any] | None:
+        """The saved state (tensors on CPU; ``load_state_dict`` moves them), or None."""
         import torch
 
         if self.path is None or not self.path.is_file():
             return None
-        state = torch.load(self.path, map_location=device, weights_only=False)
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
         if state.get("key") != self.key:
             logger.warning(
                 "%s was written for other hyperparameters, frames or seed; starting afresh",
@@ -159,6 +164,7 @@ def train_chgnet(
     import torch
     from chgnet.trainer.trainer import CombinedLoss
 
+    model.to(device)  # before the optimizer, so that its state lives where the weights do
     for parameter in model.composition_model.parameters():
         parameter.requires_grad = recipe.train_atomref
     steps_per_epoch = len(train_loader)
@@ -179,20 +185,17 @@ def train_chgnet(
     checkpoint = _Checkpoint(checkpoint_dir, tag, key)
     history: list[dict[str, Any]] = []
 
-    state = checkpoint.load(device)
+    state = checkpoint.load()
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        # random states are CPU byte tensors, whatever map_location moved them to
-        torch.set_rng_state(state["torch_rng"].cpu())
+        torch.set_rng_state(state["torch_rng"])
         if generator is not None:
-            generator.set_state(state["loader_rng"].cpu())
+            generator.set_state(state["loader_rng"])
         history = state["history"]
         if history:
             logger.info("%s: resuming after epoch %d of %d", tag, len(history), epochs)
-
-    model.to(device)
     done = history[-1]["steps"] if history else 0
     for epoch in range(len(history), epochs):
         started = time.perf_counter()

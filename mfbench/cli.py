@@ -367,7 +367,7 @@ def _central_finding(records: list[dict[str, Any]]) -> list[str]:
     for fraction in sorted({f for _, f in energy}):
         refit = energy.get(("finetune-refit-atomref", fraction))
         naive = energy.get(("finetune-frozen-gga-atomref", fraction))
-        if refit is not None and naive is not None:
+        if refit and naive:
             lines.append(
                 f"fraction {fraction:g}: elemental-referenced fine-tune (Method 4) E MAE "
                 f"{refit:.0f} meV/atom vs naive fine-tune with the GGA AtomRef (Method 3) "
@@ -385,7 +385,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from mfbench.tasks.definition import get_task
 
     task = get_task(args.task)
-    fractions = args.fraction or [f for f in task.fractions.values if f > 0][:2]
+    fractions = args.fraction or sorted(f for f in task.fractions.values if f > 0)[:2]
     methods = args.method or list(DEMO_METHODS)
     device = resolve_device(args.device)
     print(f"== 1. prepare the embedded dataset {task.dataset.id}")
@@ -403,8 +403,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"\n== 4. train and score {len(methods)} methods at fractions "
         f"{', '.join(f'{f:g}' for f in fractions)}, seed {args.seed}, on {device} (budget: "
-        f"{budget.epochs} epochs, at most {budget.max_steps} steps, batch {budget.batch_size}); "
-        f"finished runs in {args.out} are reused"
+        f"{budget.epochs} epochs, at most {budget.max_steps or '∞'} steps of "
+        f"{budget.batch_size} frames); finished runs in {args.out} are reused"
     )
     records = []
     for fraction in fractions:

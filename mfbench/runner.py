@@ -1,7 +1,7 @@
 """``mfbench run``: one (task, fraction, method, seed) from training to a result record.
 
 A run folder ``<out>/<task>/v<version>/<method>/fraction-<f>/seed-<s>/`` holds
-``result.json`` (schema ``mfbench.result/1``, validated, written atomically last),
+``result.json`` (schema ``mfbench.result/2``, validated, written atomically last),
 ``predictions.npz`` (its sha256 is in the record) and the saved ``model/``. While a run is
 unfinished, ``checkpoints/`` holds what methods that resume wrote (the trained baselines write
 one per epoch): a killed run started again with the same arguments continues from there, and
@@ -35,7 +35,8 @@ from mfbench.tasks.split import fingerprint
 
 logger = logging.getLogger(__name__)
 
-RESULT_SCHEMA = "mfbench.result/1"
+#: /2 added ``training`` and ``task.budget``; a record of another schema is rerun, not reused.
+RESULT_SCHEMA = "mfbench.result/2"
 _REQUIRED = {
     "schema", "task", "dataset", "method", "fraction", "n_train_frames", "seed",
     "auxiliary_used", "coverage", "metrics", "per_element_energy_mae", "training", "timing",
@@ -129,6 +130,15 @@ def run(
     result_path = folder / "result.json"
     if result_path.is_file() and not force:
         record = json.loads(result_path.read_text())
+        if record.get("schema") != RESULT_SCHEMA:
+            logger.warning(
+                "%s was written with schema %s, not %s: running again",
+                result_path, record.get("schema"), RESULT_SCHEMA,
+            )  # fmt: skip
+            return run(
+                task_name, method_spec, fraction, seed, out=out, device=device, params=params,
+                force=True, progress=progress,
+            )  # fmt: skip
         validate_result(record)
         if record["method"]["params_hash"] != params_hash(method.get_params()):
             raise FileExistsError(
@@ -139,8 +149,8 @@ def run(
         logger.info("skipping %s: already complete (use force to rerun)", folder)
         return record
     checkpoints = folder / "checkpoints"
-    resumed = checkpoints.is_dir() and any(checkpoints.iterdir())
-    if resumed:
+    found_checkpoints = checkpoints.is_dir() and any(checkpoints.iterdir())
+    if found_checkpoints:
         logger.info("found checkpoints in %s: the method may resume from them", checkpoints)
 
     seed_everything(seed)
@@ -207,7 +217,9 @@ def run(
             "device": device,
             "device_hours": round((fit_seconds + predict_seconds) / 3600, 6),
             "n_predicted_frames": len(frames.needed),
-            "resumed_from_checkpoint": resumed,
+            # whether a killed run left checkpoints; fit_seconds counts this process only,
+            # the training history's per-epoch seconds count every epoch
+            "checkpoints_found_at_start": found_checkpoints,
         },
         "environment": environment(),
         "predictions": {"file": "predictions.npz", "sha256": hashlib.sha256(blob).hexdigest()},

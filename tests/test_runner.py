@@ -144,7 +144,16 @@ def test_checkpoints_are_noted_and_removed_once_the_result_is_written(tmp_path: 
     (folder / "checkpoints").mkdir(parents=True)
     (folder / "checkpoints" / "train.pt").write_bytes(b"left by a killed run")
     record = run("surrogate-r2scan", SPEC, 0.1, 0, out=tmp_path, progress=False)
-    assert record["timing"]["resumed_from_checkpoint"] is True
+    assert record["timing"]["checkpoints_found_at_start"] is True
     assert not (folder / "checkpoints").exists()
     assert record["task"]["budget"] == {"epochs": 5, "max_steps": 400, "batch_size": 16}
     assert record["training"] == {"steps_run": None, "history": None}
+
+
+def test_a_record_of_an_older_schema_is_rerun(tmp_path: Path) -> None:
+    record = run("surrogate-r2scan", SPEC, 0.1, 0, out=tmp_path, progress=False)
+    path = next(tmp_path.rglob("result.json"))
+    path.write_text(json.dumps({**record, "schema": "mfbench.result/1"}))
+    again = run("surrogate-r2scan", SPEC, 0.1, 0, out=tmp_path, progress=False)
+    assert again["schema"] == "mfbench.result/2"
+    assert json.loads(path.read_text())["schema"] == "mfbench.result/2"

@@ -16,7 +16,7 @@ from mfbench.data.registry import get_dataset
 from mfbench.methods import FitContext, Method
 from mfbench.runner import seed_everything
 from mfbench.tasks.data import TaskData
-from mfbench.tasks.definition import get_task
+from mfbench.tasks.definition import Budget, get_task
 
 pytestmark = pytest.mark.slow
 
@@ -31,39 +31,59 @@ def tiny() -> tuple[FrameSet, FrameSet]:
     return train, val
 
 
-def _fit(method: type[FineTune], tiny, checkpoints: Path, **params) -> Method:
+def _fit(
+    method: type[FineTune], tiny, checkpoints: Path, budget: Budget | None = None, **params
+) -> Method:
     seed_everything(0)
-    context = FitContext(seed=0, progress=False, checkpoint_dir=checkpoints)
-    return method(epochs=2, batch_size=8, **params).fit(*tiny, context)
+    context = FitContext(seed=0, progress=False, checkpoint_dir=checkpoints, budget=budget)
+    return method(**{"epochs": 2, "batch_size": 8, **params}).fit(*tiny, context)
 
 
 def _maes(history: dict) -> dict:
     return {
-        stage: [(e["epoch"], e["train"], e["val"]) for e in epochs]
+        stage: [(e["epoch"], e["steps"], e["train"], e["val"]) for e in epochs]
         for stage, epochs in history.items()
     }
 
 
-@pytest.mark.parametrize("method", [FineTune, MultiStage], ids=lambda m: m.name)
+# FineTune: 16 frames in batches of 8, a 3-step budget: epoch 1 (2 steps) and half of epoch 2,
+# killed after epoch 1. MultiStage: 6 steps, 3 per stage (2 epochs each), killed after the
+# first epoch of stage 2, so stage 1 is reloaded finished and stage 2 resumes in the middle.
+RESUME_CASES = [
+    (FineTune, {}, Budget(epochs=2, max_steps=3, batch_size=8), 1, {"train": [2, 3]}),
+    (MultiStage, {"epochs": 3}, None, 3, {"stage1": [2, 3], "stage2": [2, 3]}),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "budget", "killed_at_save", "steps"),
+    RESUME_CASES,
+    ids=[case[0].name for case in RESUME_CASES],
+)
 def test_a_killed_fit_resumes_to_the_same_weights(
-    method, tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    whole = _fit(method, tiny, tmp_path / "whole")
+    method, params, budget, killed_at_save, steps, tiny, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    whole = _fit(method, tiny, tmp_path / "whole", budget, **params)
+    assert {stage: [e["steps"] for e in h] for stage, h in whole.history_.items()} == steps
+    assert whole.steps_run_ == sum(s[-1] for s in steps.values())
 
     original_save = _Checkpoint.save
+    saves = []
 
     def save_then_die(self: _Checkpoint, state: dict) -> None:
         original_save(self, state)
-        raise KeyboardInterrupt  # killed right after the first epoch's checkpoint
+        saves.append(self.path)
+        if len(saves) == killed_at_save:
+            raise KeyboardInterrupt  # killed right after this checkpoint
 
     monkeypatch.setattr(_Checkpoint, "save", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        _fit(method, tiny, tmp_path / "killed")
+        _fit(method, tiny, tmp_path / "killed", budget, **params)
     monkeypatch.undo()
-    (written,) = (tmp_path / "killed").glob("*.pt")
-    assert len(torch.load(written, weights_only=False)["history"]) == 1
+    assert len(torch.load(saves[-1], weights_only=False)["history"]) == 1
 
-    resumed = _fit(method, tiny, tmp_path / "killed")
+    resumed = _fit(method, tiny, tmp_path / "killed", budget, **params)
     assert _maes(resumed.history_) == _maes(whole.history_)
     expected = whole.model_.state_dict()
     for name, tensor in resumed.model_.state_dict().items():
@@ -82,5 +102,6 @@ def test_a_checkpoint_of_other_hyperparameters_is_not_resumed(
 
 
 def test_a_diverging_fit_stops_with_the_epoch_and_batch(tiny, tmp_path: Path) -> None:
-    with pytest.raises(TrainingDivergedError, match=r"epoch 1, batch 2"):
-        _fit(FineTune, tiny, tmp_path, learning_rate=float("nan"))
+    with pytest.raises(TrainingDivergedError, match=r"loss is nan at epoch 1, batch 1"):
+        _fit(FineTune, tiny, tmp_path, energy_loss_ratio=float("nan"))
+    assert not list(tmp_path.glob("*.pt")), "nothing is checkpointed from a diverged epoch"
