@@ -321,6 +321,61 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- results
+
+
+def cmd_results_validate(args: argparse.Namespace) -> int:
+    from mfbench.results import validate_records
+
+    reports = validate_records(args.paths)
+    if args.json:
+        _print_json([{"path": str(r.path), "ok": r.ok, "problems": r.problems} for r in reports])
+    else:
+        for report in reports:
+            print(report.summary())
+    rejected = sum(not r.ok for r in reports)
+    print(f"{len(reports) - rejected} accepted, {rejected} rejected", file=sys.stderr)
+    return 1 if rejected or not reports else 0
+
+
+def cmd_results_summarize(args: argparse.Namespace) -> int:
+    from mfbench.results import comparable, records_frame, summarize, validate_records
+    from mfbench.results.scaling import scaling_table
+    from mfbench.tasks.definition import get_task
+
+    reports = validate_records(args.paths)
+    for report in reports:
+        if not report.ok:
+            print(report.summary(), file=sys.stderr)
+    accepted = [r.record for r in reports if r.ok]
+    if not accepted:
+        raise MfbenchError(f"no valid result records under {', '.join(map(str, args.paths))}")
+    kept, set_apart = comparable(records_frame(accepted))
+    summary = summarize(kept, metrics=args.metric)
+    columns = ["task", "method", "fraction", "n_train_frames", "n_seeds"] + [
+        f"{m}_{stat}" for m in args.metric for stat in ("mean", "std", "ci_low", "ci_high")
+    ]
+    print(_table(summary[columns].round(3).to_dict(orient="records")))
+    if len(set_apart):
+        print("\nset apart (not comparable with the rows above):")
+        print(
+            _table(set_apart[["task", "method", "fraction", "seed", "reason"]].to_dict("records"))
+        )
+    for task, rows in summary.groupby("task"):
+        minimum = get_task(str(task)).scaling_fit_min_frames
+        for metric in args.metric:
+            curves = rows.rename(columns={f"{metric}_mean": metric})
+            table = scaling_table(curves, metric, min_frames=minimum)
+            print(f"\nscaling of {metric} on {task} (power law fitted at ≥ {minimum} frames):")
+            print(_table(table.round(4).to_dict(orient="records")))
+    if args.csv:
+        from mfbench.atomic import write_bytes_atomic
+
+        write_bytes_atomic(Path(args.csv), summary.to_csv(index=False).encode())
+        print(f"\nwrote {args.csv}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- demo
 
 
@@ -533,6 +588,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rerun a completed run")
     p.set_defaults(func=cmd_run)
 
+    results = commands.add_parser(
+        "results", help="result records: validate by recomputation, summarize over seeds"
+    ).add_subparsers(dest="results_command", required=True)
+    p = results.add_parser(
+        "validate",
+        parents=[json_opt],
+        help="check records against their schema, predictions and task; recompute every metric",
+    )
+    p.add_argument("paths", nargs="+", type=Path, help="result.json files or folders of runs")
+    p.set_defaults(func=cmd_results_validate)
+    p = results.add_parser(
+        "summarize", help="mean, std and bootstrap 95%% interval over seeds; scaling laws"
+    )
+    p.add_argument("paths", nargs="+", type=Path, help="result.json files or folders of runs")
+    p.add_argument(
+        "--metric",
+        action="append",
+        help="metric column (repeatable; default: energy_mae_mev_per_atom, force_mae_mev_per_a)",
+    )
+    p.add_argument("--csv", help="also write the summary as CSV")
+    p.set_defaults(func=cmd_results_summarize)
+
     p = commands.add_parser(
         "demo", help="the main job: every baseline trained and scored on the embedded dataset"
     )
@@ -558,13 +635,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "model", "unset") is None:
         args.model = ["chgnet-0.3.0", "chgnet-r2scan"]
+    if getattr(args, "metric", "unset") is None:
+        args.metric = ["energy_mae_mev_per_atom", "force_mae_mev_per_a"]
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
         return int(args.func(args) or 0)
-    except (MfbenchError, FileExistsError, ValueError) as exc:
+    except (MfbenchError, OSError, ValueError) as exc:
         print(f"mfbench: error: {exc}", file=sys.stderr)
         return 2
 

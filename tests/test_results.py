@@ -1,0 +1,334 @@
+"""Result records: validation by recomputation, tables, comparable subsets and seed statistics.
+
+The records are real runs of cheap composition-only methods on ``surrogate-r2scan``, made once
+for this module in a home of its own (every test still sees only that home).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mfbench.data.frameset import FrameSet
+from mfbench.data.prepare import prepare
+from mfbench.data.registry import get_dataset
+from mfbench.methods import FitContext
+from mfbench.results import (
+    comparable,
+    find_records,
+    records_frame,
+    summarize,
+    validate_record,
+    validate_records,
+)
+from mfbench.results.records import differences
+from mfbench.runner import run
+
+from .test_runner import SPEC as COMPOSITION_ONLY
+from .test_runner import CompositionOnly
+
+TASK = "surrogate-r2scan"
+SEEDED = "tests.test_results:SeededComposition"
+SEEDS = (0, 1, 2)
+
+
+class SeededComposition(CompositionOnly):
+    """CompositionOnly with elemental energies jittered by the seed, so seeds give other metrics."""
+
+    name = "seeded-composition"
+
+    def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
+        super().fit(train, val, context)
+        jitter = np.random.default_rng(context.seed).normal(0.0, 0.05, self.weights_.shape)
+        self.weights_ = self.weights_ + jitter
+        return self
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """``(home, out)``: a prepared home and the run folders of four real runs."""
+    home = tmp_path_factory.mktemp("results-home")
+    out = tmp_path_factory.mktemp("results-runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MFBENCH_HOME", str(home))
+        prepare(get_dataset("surrogate-aflow"))
+        run(TASK, COMPOSITION_ONLY, 0.25, 0, out=out, progress=False)
+        for seed in SEEDS:
+            run(TASK, SEEDED, 0.25, seed, out=out, progress=False)
+    yield home, out
+
+
+@pytest.fixture(autouse=True)
+def _shared_home(
+    runs: tuple[Path, Path], isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point this module's tests at the home where the dataset is prepared."""
+    monkeypatch.setenv("MFBENCH_HOME", str(runs[0]))
+
+
+@pytest.fixture
+def out(runs: tuple[Path, Path]) -> Path:
+    return runs[1]
+
+
+def _seeded_records(out: Path) -> list[dict[str, Any]]:
+    paths = sorted((out / TASK / "v1" / "seeded-composition").rglob("result.json"))
+    assert len(paths) == len(SEEDS)
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def _copy_run(out: Path, tmp_path: Path, method: str = "composition-only") -> Path:
+    """A copy of one run folder to tamper with; returns its result.json."""
+    source = out / TASK / "v1" / method / "fraction-0.25" / "seed-0"
+    shutil.copytree(source, tmp_path / "run")
+    return tmp_path / "run" / "result.json"
+
+
+def _set_fields(path: Path, values: dict[str, Any]) -> None:
+    """Overwrite fields of the record at ``path``, named by dotted keys (``"task.version"``)."""
+    record = json.loads(path.read_text())
+    for dotted, value in values.items():
+        *parents, last = dotted.split(".")
+        target = record
+        for key in parents:
+            target = target[key]
+        target[last] = value
+    path.write_text(json.dumps(record))
+
+
+def _rewrite_predictions(path: Path, edit) -> None:
+    """Apply ``edit`` to the arrays of the run's predictions.npz, rewrite it, fix nothing else."""
+    npz = path.parent / "predictions.npz"
+    with np.load(npz) as saved:
+        arrays = {key: saved[key].copy() for key in saved.files}
+    edit(arrays)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    npz.write_bytes(buffer.getvalue())
+
+
+def _set_sha(path: Path) -> None:
+    """Store the sha256 of the current predictions file in the record."""
+    sha = hashlib.sha256((path.parent / "predictions.npz").read_bytes()).hexdigest()
+    _set_fields(path, {"predictions.sha256": sha})
+
+
+def test_find_records(out: Path, tmp_path: Path) -> None:
+    found = find_records([out])
+    assert len(found) == 1 + len(SEEDS) and found == sorted(found)
+    assert all(p.name == "result.json" for p in found)
+    assert find_records([found[0], out / TASK]) == found
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        find_records([tmp_path / "nowhere"])
+
+
+def test_real_records_validate(out: Path) -> None:
+    reports = validate_records([out])
+    assert [r.problems for r in reports] == [[]] * 4
+    assert all(r.ok and r.record is not None for r in reports)
+    assert reports[0].summary().endswith(": ok")
+
+
+def test_a_tampered_metric_is_rejected_with_both_numbers(out: Path, tmp_path: Path) -> None:
+    path = _copy_run(out, tmp_path)
+    record = json.loads(path.read_text())
+    true = record["metrics"]["all"]["energy_mae_mev_per_atom"]
+    _set_fields(path, {"metrics.all.energy_mae_mev_per_atom": 12.5})
+    report = validate_record(path)
+    assert not report.ok
+    assert report.problems == [
+        f"metrics.all.energy_mae_mev_per_atom: stored 12.5, recomputed {true!r}, "
+        f"difference {12.5 - true!r} (stored - recomputed)"
+    ]
+    assert "REJECTED" in report.summary()
+
+
+def test_tampered_coverage_and_fraction_size_are_rejected(out: Path, tmp_path: Path) -> None:
+    path = _copy_run(out, tmp_path)
+    fields = {
+        "coverage.covered_share": 0.5,
+        "n_train_frames": 10,
+        "metrics.covered.made_up_mae": 1.0,
+    }
+    _set_fields(path, fields)
+    problems = validate_record(path).problems
+    assert len(problems) == 3
+    assert any(p.startswith("coverage.covered_share: stored 0.5, recomputed 1.0") for p in problems)
+    assert any(p.startswith("n_train_frames: stored 10, recomputed 375") for p in problems)
+    assert any("metrics.covered.made_up_mae" in p and "no such value" in p for p in problems)
+
+
+def test_differences_read_null_as_nan() -> None:
+    assert differences("m", None, float("nan")) == []
+    assert differences("m", 1.0, 1.0 + 1e-12) == []
+    assert differences("m", None, 2.0) == [
+        "m: stored NaN (null), recomputed 2.0, difference nan (stored - recomputed)"
+    ]
+    assert differences("m", True, 1) == ["m: stored True, recomputed 1"]
+    assert differences("m", [{"element": "O", "x": 1}], [{"element": "O", "x": 2}]) == [
+        "m.O.x: stored 1, recomputed 2, difference -1.0 (stored - recomputed)"
+    ]
+
+
+def test_tampered_predictions_fail_the_sha_then_the_metrics(out: Path, tmp_path: Path) -> None:
+    path = _copy_run(out, tmp_path)
+    record = json.loads(path.read_text())
+
+    def shift_first_test_energy(arrays: dict[str, np.ndarray]) -> None:
+        from mfbench.tasks.data import TaskData
+        from mfbench.tasks.definition import get_task
+
+        data = TaskData.load(get_task(TASK))
+        first_test = str(data.store.frame_ids[data.split.indices("test")[0]])
+        row = arrays["frame_ids"].tolist().index(first_test)
+        arrays["energy_per_atom"][row] += 0.5  # eV/atom
+
+    _rewrite_predictions(path, shift_first_test_energy)
+    report = validate_record(path)
+    assert not report.ok
+    sha = [p for p in report.problems if "predictions.npz: sha256" in p]
+    assert len(sha) == 1 and "differs from the record's" in sha[0]
+    energy = [p for p in report.problems if p.startswith("metrics.all.energy_mae_mev_per_atom")]
+    assert len(energy) == 1
+
+    _set_sha(path)
+    report = validate_record(path)
+    assert not report.ok
+    assert not any("sha256" in p for p in report.problems)
+    stored = record["metrics"]["all"]["energy_mae_mev_per_atom"]
+    assert any(
+        p.startswith(f"metrics.all.energy_mae_mev_per_atom: stored {stored!r}, recomputed ")
+        for p in report.problems
+    )
+
+
+def test_missing_and_extra_prediction_frames_are_named(out: Path, tmp_path: Path) -> None:
+    path = _copy_run(out, tmp_path)
+    with np.load(path.parent / "predictions.npz") as saved:
+        renamed = str(saved["frame_ids"][3])
+
+    def rename(arrays: dict[str, np.ndarray]) -> None:
+        arrays["frame_ids"] = np.where(
+            arrays["frame_ids"] == renamed, "not-a-frame", arrays["frame_ids"]
+        )
+
+    _rewrite_predictions(path, rename)
+    _set_sha(path)
+    problems = validate_record(path).problems
+    assert len(problems) == 2
+    assert "does not ask for: 'not-a-frame'" in problems[0]
+    assert problems[1].startswith("predictions lack 1 of the 370 frame(s)")
+    assert repr(renamed) in problems[1] and "metrics not recomputed" in problems[1]
+
+
+def test_file_problems_name_the_file(
+    out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _copy_run(out, tmp_path)
+    with monkeypatch.context() as patch:
+        patch.setenv("MFBENCH_HOME", str(tmp_path / "empty-home"))
+        (problem,) = validate_record(path).problems
+    assert problem.startswith("task 'surrogate-r2scan' cannot be loaded")
+    assert "not prepared" in problem
+
+    (path.parent / "predictions.npz").unlink()
+    report = validate_record(path)
+    assert not report.ok and len(report.problems) == 1
+    assert str(path.parent / "predictions.npz") in report.problems[0]
+
+    path.write_text("{not json")
+    report = validate_record(path)
+    assert report.record is None
+    assert report.problems[0].startswith(f"{path}: cannot read the result record")
+
+    path.write_text(json.dumps({"schema": "mfbench.result/1"}))
+    assert "mfbench.result/1" in validate_record(path).problems[0]
+
+    missing = tmp_path / "absent" / "result.json"
+    assert str(missing) in validate_record(missing).problems[0]
+
+
+def test_another_task_version_or_split_is_a_problem(out: Path, tmp_path: Path) -> None:
+    path = _copy_run(out, tmp_path)
+    _set_fields(path, {"task.version": 2})
+    (problem,) = validate_record(path).problems
+    assert problem.startswith("task.version: the record has version 2")
+
+    _set_fields(path, {"task.version": 1, "task.split_fingerprint": "abc"})
+    (problem,) = validate_record(path).problems
+    assert problem.startswith("task.split_fingerprint: the record has abc")
+
+
+def test_records_frame_and_summarize_by_hand(out: Path) -> None:
+    records = _seeded_records(out)
+    frame = records_frame(records)
+    assert len(frame) == 3 and sorted(frame["seed"]) == list(SEEDS)
+    assert {"energy_mae_mev_per_atom", "covered_force_rmse_mev_per_a", "covered_share"} <= set(
+        frame.columns
+    )
+    assert "n_frames" not in frame.columns
+
+    summary = summarize(frame, n_boot=500)
+    assert len(summary) == 1
+    row = summary.iloc[0]
+    assert row["n_seeds"] == 3 and row["seeds"] == SEEDS and row["n_train_frames"] == 375
+    for block, prefix in (("all", ""), ("covered", "covered_")):
+        for metric in ("energy_mae_mev_per_atom", "energy_rmse_mev_per_atom", "stress_mae_gpa"):
+            values = np.array([r["metrics"][block][metric] for r in records])
+            # the seeds shift the elemental energies: energies differ, zero stresses do not
+            assert (np.std(values) > 0) == metric.startswith("energy")
+            assert row[f"{prefix}{metric}_mean"] == pytest.approx(values.mean(), rel=1e-12)
+            assert row[f"{prefix}{metric}_std"] == pytest.approx(values.std(ddof=1), rel=1e-12)
+
+
+def test_bootstrap_interval_is_reproducible_and_holds_the_mean(out: Path) -> None:
+    frame = records_frame(_seeded_records(out))
+    metric = ["energy_mae_mev_per_atom"]
+    first = summarize(frame, metrics=metric, seed=7).iloc[0]
+    again = summarize(frame, metrics=metric, seed=7).iloc[0]
+    pd.testing.assert_series_equal(first, again)
+    low, mean, high = (first[f"energy_mae_mev_per_atom_{s}"] for s in ("ci_low", "mean", "ci_high"))
+    values = frame["energy_mae_mev_per_atom"].to_numpy()
+    assert values.min() <= low < mean < high <= values.max()
+    # the documented recipe: 2000 resamples of the seeds from default_rng(seed), percentiles
+    resampled = values[np.random.default_rng(7).integers(0, 3, size=(2000, 3))].mean(axis=1)
+    assert (low, high) == tuple(np.percentile(resampled, [2.5, 97.5]))
+
+    single = summarize(frame.iloc[:1], metrics=metric).iloc[0]
+    value = frame["energy_mae_mev_per_atom"].iloc[0]
+    assert single["n_seeds"] == 1 and np.isnan(single["energy_mae_mev_per_atom_std"])
+    assert single["energy_mae_mev_per_atom_ci_low"] == single["energy_mae_mev_per_atom_ci_high"]
+    assert single["energy_mae_mev_per_atom_ci_low"] == value
+
+
+def test_other_hyperparameters_are_not_pooled(out: Path) -> None:
+    records = _seeded_records(out)
+    records[2]["method"]["params_hash"] = "f" * 64
+    summary = summarize(records_frame(records), metrics=["energy_mae_mev_per_atom"])
+    assert sorted(summary["n_seeds"]) == [1, 2]
+    with pytest.raises(ValueError, match=r"seed\(s\) \[0\] occur more than once"):
+        summarize(records_frame([records[0], records[0]]))
+
+
+def test_comparable_sets_apart_other_splits_and_older_versions(out: Path) -> None:
+    records = _seeded_records(out)
+    records[1]["task"]["split_fingerprint"] = "0123456789abcdef" * 4
+    kept, apart = comparable(records_frame(records))
+    assert sorted(kept["seed"]) == [0, 2] and apart["seed"].tolist() == [1]
+    current = records[0]["task"]["split_fingerprint"]
+    (reason,) = apart["reason"]
+    assert reason.startswith(f"split fingerprint 0123456789ab… differs from {current[:12]}…")
+
+    records[1]["task"]["version"] = 2
+    kept, apart = comparable(records_frame(records))
+    assert kept["seed"].tolist() == [1]
+    assert apart["reason"].tolist() == ["task version 1, leaderboard shows version 2"] * 2

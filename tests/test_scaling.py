@@ -1,0 +1,275 @@
+"""Tests of mfbench.results.scaling against closed-form power laws worked out in each test."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mfbench.results.scaling import (
+    Bound,
+    data_efficiency_factor,
+    fit_power_law,
+    frames_to_reach,
+    learning_curve_area,
+    mae_at_frames,
+    scaling_table,
+    transfer_gain,
+)
+
+#: 13 points, 4 per decade, from 1e2 to 1e5 training frames.
+N = np.logspace(2, 5, 13)
+
+
+def power_law(n: np.ndarray, prefactor: float = 300.0, slope: float = -0.4) -> np.ndarray:
+    return prefactor * np.asarray(n, dtype=float) ** slope
+
+
+# --- fit_power_law -------------------------------------------------------------------------------
+
+
+def test_exact_power_law_is_recovered() -> None:
+    fit = fit_power_law(N, power_law(N), min_frames=0)
+    assert fit is not None
+    assert fit.slope == pytest.approx(-0.4, abs=1e-12)
+    assert fit.prefactor == pytest.approx(300.0, rel=1e-12)
+    assert fit.r2 == pytest.approx(1.0, abs=1e-12)
+    assert fit.n_points == 13
+    assert fit.n_range == (100.0, 100000.0)
+    assert fit.predict(1000.0) == pytest.approx(300.0 * 1000.0**-0.4, rel=1e-12)
+    np.testing.assert_allclose(fit.predict(N), power_law(N), rtol=1e-12)
+
+
+def test_noise_lowers_r2() -> None:
+    rng = np.random.default_rng(0)
+    noisy = power_law(N) * np.exp(rng.normal(0.0, 0.1, N.size))
+    fit = fit_power_law(N, noisy, min_frames=0)
+    assert fit is not None
+    assert 0.9 < fit.r2 < 1.0
+    assert fit.slope == pytest.approx(-0.4, abs=0.05)
+
+
+def test_points_below_min_frames_are_ignored() -> None:
+    n = np.concatenate([[50.0], N])
+    mae = np.concatenate([[1e4], power_law(N)])
+    fit = fit_power_law(n, mae, min_frames=100)
+    assert fit is not None
+    assert fit.slope == pytest.approx(-0.4, abs=1e-12)
+    assert fit.prefactor == pytest.approx(300.0, rel=1e-12)
+    assert fit.n_points == 13
+    with_outlier = fit_power_law(n, mae, min_frames=0)
+    assert with_outlier is not None and with_outlier.slope < -0.5
+
+
+def test_zero_frames_and_bad_mae_are_left_out() -> None:
+    n = np.concatenate([[0.0, 1000.0, 2000.0], N])
+    mae = np.concatenate([[1e3, math.nan, 0.0], power_law(N)])
+    fit = fit_power_law(n, mae, min_frames=0)
+    assert fit is not None
+    assert fit.slope == pytest.approx(-0.4, abs=1e-12)
+    assert fit.n_points == 13
+
+
+def test_fewer_than_two_distinct_frames_give_no_fit() -> None:
+    assert fit_power_law(N, power_law(N), min_frames=1e5) is None  # one point qualifies
+    assert fit_power_law(N, power_law(N), min_frames=2e5) is None  # none qualify
+    assert fit_power_law([1e3, 1e3], [10.0, 12.0], min_frames=0) is None  # two seeds, one n
+
+
+def test_repeated_frames_are_fitted_as_seeds() -> None:
+    n = np.repeat([1e3, 1e4], 2)
+    mae = np.array([10.0, 12.0, 5.0, 6.0])
+    fit = fit_power_law(n, mae, min_frames=0)
+    assert fit is not None
+    # the fit goes through the geometric means of the two seeds at each n
+    expected = math.log10(math.sqrt(5.0 * 6.0) / math.sqrt(10.0 * 12.0))
+    assert fit.slope == pytest.approx(expected, rel=1e-12)
+    assert fit.r2 < 1.0
+
+
+def test_constant_mae_has_zero_slope_and_undefined_r2() -> None:
+    fit = fit_power_law(N, np.full(N.size, 7.0), min_frames=0)
+    assert fit is not None
+    assert fit.slope == pytest.approx(0.0, abs=1e-12)
+    assert math.isnan(fit.r2)
+
+
+def test_mismatched_shapes_raise() -> None:
+    with pytest.raises(ValueError, match="equal length"):
+        fit_power_law([1.0, 2.0], [1.0], min_frames=0)
+
+
+# --- frames_to_reach -----------------------------------------------------------------------------
+
+
+def test_frames_to_reach_exact_power_law() -> None:
+    bound = frames_to_reach(N, power_law(N), target=30.0)
+    assert bound.kind == "exact"
+    assert bound.value == pytest.approx((300.0 / 30.0) ** (1 / 0.4), rel=1e-9)  # 316.23 frames
+
+
+def test_frames_to_reach_at_a_measured_point() -> None:
+    bound = frames_to_reach(N, power_law(N), target=float(power_law(1e3)))
+    assert bound == Bound(pytest.approx(1e3, rel=1e-9), "exact")
+
+
+def test_frames_to_reach_beyond_and_before_the_measured_range() -> None:
+    # 300 * 1e5**-0.4 = 3.0 is the lowest measured MAE
+    assert frames_to_reach(N, power_law(N), target=1.0) == Bound(1e5, "more-than")
+    # 300 * 100**-0.4 = 47.5 is the highest measured MAE
+    assert frames_to_reach(N, power_law(N), target=100.0) == Bound(100.0, "at-most")
+
+
+def test_frames_to_reach_takes_the_first_crossing() -> None:
+    n = [1e4, 10.0, 1e3, 100.0]  # unsorted on purpose
+    mae = [20.0, 100.0, 80.0, 50.0]
+    # 40 is first reached between 1e3 (80) and 1e4 (20): halfway in log10(mae) -> 10**3.5
+    assert frames_to_reach(n, mae, 40.0).value == pytest.approx(10**3.5, rel=1e-12)
+    # 60 is first reached between 10 (100) and 100 (50), although 1e3 is above 60 again
+    expected = 10 ** (1 + math.log10(100 / 60) / math.log10(2))
+    assert frames_to_reach(n, mae, 60.0) == Bound(pytest.approx(expected, rel=1e-12), "exact")
+
+
+def test_frames_to_reach_rejects_bad_curves() -> None:
+    with pytest.raises(ValueError, match="distinct"):
+        frames_to_reach([100.0, 100.0], [2.0, 1.0], 1.5)
+    with pytest.raises(ValueError, match="zero-shot"):
+        frames_to_reach([0.0, 100.0], [2.0, 1.0], 1.5)
+    with pytest.raises(ValueError, match="target"):
+        frames_to_reach([10.0, 100.0], [2.0, 1.0], 0.0)
+
+
+def test_bound_formatting() -> None:
+    assert str(Bound(5.656854, "exact")) == "5.66"
+    assert str(Bound(1e5, "more-than")) == "> 1e+05"
+    assert Bound(100.0, "at-most").format(".0f") == "≤ 100"
+
+
+# --- data efficiency ------------------------------------------------------------------------------
+
+
+def test_mae_at_frames_interpolates_in_log_log() -> None:
+    assert mae_at_frames(N, power_law(N), 500.0) == pytest.approx(power_law(500.0), rel=1e-12)
+    with pytest.raises(ValueError, match="outside"):
+        mae_at_frames(N, power_law(N), 50.0)
+
+
+def test_data_efficiency_of_parallel_power_laws() -> None:
+    scratch = (N, power_law(N))
+    method = (N, 0.5 * power_law(N))
+    # 0.5 * 300 * n**-0.4 = 300 * (f n)**-0.4  =>  f = 2**(1/0.4) = 5.657
+    bound = data_efficiency_factor(method, scratch, at_frames=1000.0)
+    assert bound.kind == "exact"
+    assert bound.value == pytest.approx(2 ** (1 / 0.4), rel=1e-9)
+
+
+def test_data_efficiency_bounds() -> None:
+    scratch = (N, power_law(N))
+    # scratch would need 1e5 * 5.66 frames, beyond its largest measured 1e5
+    better = data_efficiency_factor((N, 0.5 * power_law(N)), scratch, at_frames=1e5)
+    assert better == Bound(pytest.approx(1.0), "more-than")
+    # a method 10x worse than scratch: scratch matches it with 1000 * 10**-2.5 = 3.2 frames,
+    # below its smallest measured 100
+    worse = data_efficiency_factor((N, 10.0 * power_law(N)), scratch, at_frames=1000.0)
+    assert worse == Bound(pytest.approx(0.1), "at-most")
+
+
+# --- transfer gain --------------------------------------------------------------------------------
+
+
+def test_transfer_gain_sign() -> None:
+    assert transfer_gain(17.0, 27.0) == pytest.approx(10.0 / 27.0)  # better than baseline: > 0
+    assert transfer_gain(54.0, 27.0) == pytest.approx(-1.0)  # twice the baseline's MAE
+    assert transfer_gain(27.0, 27.0) == 0.0
+    gains = transfer_gain([10.0, 20.0, 40.0], [20.0, 20.0, 20.0])
+    np.testing.assert_allclose(gains, [0.5, 0.0, -1.0])
+    assert math.isnan(transfer_gain(math.nan, 20.0))
+    with pytest.raises(ValueError, match="> 0"):
+        transfer_gain(1.0, 0.0)
+
+
+# --- learning-curve area --------------------------------------------------------------------------
+
+
+def test_area_of_a_constant_curve_is_the_constant() -> None:
+    assert learning_curve_area(N, np.full(N.size, 42.0), 150.0, 5e4) == pytest.approx(42.0)
+
+
+def test_area_of_a_line_in_log_n_is_its_midpoint_value() -> None:
+    # mae = 100 - 10 log10(n); bounds 1e2 and 1e4 fall between measured points and are
+    # interpolated; the mean over log10(n) in [2, 4] is the value at log10(n) = 3
+    n = [10.0, 1e3, 1e5]
+    mae = [90.0, 70.0, 50.0]
+    assert learning_curve_area(n, mae, 100.0, 1e4) == pytest.approx(70.0, rel=1e-12)
+    assert learning_curve_area(n, mae, 10.0, 1e5) == pytest.approx(70.0, rel=1e-12)
+
+
+def test_area_bounds_outside_the_curve_raise() -> None:
+    with pytest.raises(ValueError, match="measured range"):
+        learning_curve_area(N, power_law(N), 50.0, 1e3)
+    with pytest.raises(ValueError, match="measured range"):
+        learning_curve_area(N, power_law(N), 1e3, 1e6)
+    with pytest.raises(ValueError, match="n_min < n_max"):
+        learning_curve_area(N, power_law(N), 1e3, 1e3)
+
+
+# --- scaling_table --------------------------------------------------------------------------------
+
+
+def _summary(with_zero_shot: bool) -> pd.DataFrame:
+    """scratch = 300 n^-0.4 on 1e2..1e6, transfer = half of it on 1e2..1e5, zero-shot only n=0."""
+    n_scratch = np.logspace(2, 6, 17)
+    rows = [
+        {"method": "scratch", "n_train_frames": n, "energy_mae": power_law(n)} for n in n_scratch
+    ]
+    rows += [
+        {"method": "transfer", "n_train_frames": n, "energy_mae": 0.5 * power_law(n)} for n in N
+    ]
+    if with_zero_shot:
+        rows += [
+            {"method": "transfer", "n_train_frames": 0, "energy_mae": 1e3},
+            {"method": "scratch", "n_train_frames": 0, "energy_mae": 5e3},
+            {"method": "zero-shot", "n_train_frames": 0, "energy_mae": 60.0},
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_scaling_table_fits_each_method_without_fraction_zero() -> None:
+    table = scaling_table(_summary(with_zero_shot=True), "energy_mae", min_frames=1000)
+    assert list(table["method"]) == ["scratch", "transfer", "zero-shot"]
+    rows = table.set_index("method")
+    assert rows.loc["scratch", "slope"] == pytest.approx(-0.4, abs=1e-12)
+    assert rows.loc["scratch", "prefactor"] == pytest.approx(300.0, rel=1e-12)
+    assert rows.loc["transfer", "prefactor"] == pytest.approx(150.0, rel=1e-12)
+    assert rows.loc["transfer", "n_points"] == 9  # 1e3..1e5, 4 per decade
+    assert rows.loc["transfer", "fit_n_min"] == pytest.approx(1e3)
+    # transfer at its largest n = 1e5 needs 5.657e5 scratch frames, inside scratch's range
+    assert rows.loc["transfer", "efficiency_at_frames"] == pytest.approx(1e5)
+    assert rows.loc["transfer", "data_efficiency_factor"] == pytest.approx(2**2.5, rel=1e-9)
+    assert rows.loc["transfer", "data_efficiency_kind"] == "exact"
+    assert rows.loc["scratch", "data_efficiency_factor"] == pytest.approx(1.0)
+    # AUC over the range both methods measured, n = 1e2..1e5 (zero-shot has none)
+    assert (rows.loc["transfer", "auc_n_min"], rows.loc["transfer", "auc_n_max"]) == (1e2, 1e5)
+    assert rows.loc["transfer", "auc"] == pytest.approx(0.5 * rows.loc["scratch", "auc"])
+    zero_shot = rows.loc["zero-shot"]
+    assert zero_shot["n_points"] == 0
+    assert np.isnan(zero_shot[["slope", "r2", "data_efficiency_factor", "auc"]].astype(float)).all()
+
+
+def test_scaling_table_is_unchanged_by_fraction_zero_rows() -> None:
+    with_zero = scaling_table(_summary(with_zero_shot=True), "energy_mae", min_frames=0)
+    without = scaling_table(_summary(with_zero_shot=False), "energy_mae", min_frames=0)
+    pd.testing.assert_frame_equal(with_zero[with_zero["method"] != "zero-shot"], without)
+
+
+def test_scaling_table_without_scratch_or_with_seed_rows() -> None:
+    summary = _summary(with_zero_shot=False)
+    table = scaling_table(summary, "energy_mae", min_frames=1000, scratch_method="none")
+    assert table["data_efficiency_factor"].isna().all()
+    assert table["data_efficiency_kind"].isna().all()
+    with pytest.raises(ValueError, match="one row per"):
+        scaling_table(pd.concat([summary, summary]), "energy_mae", min_frames=1000)
+    with pytest.raises(ValueError, match="force_mae"):
+        scaling_table(summary, "force_mae", min_frames=1000)
