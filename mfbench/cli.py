@@ -376,6 +376,31 @@ def cmd_results_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ci(args: argparse.Namespace) -> int:
+    from mfbench.results.regression import Tolerances, compare_to_reference
+
+    tolerances = Tolerances.from_yaml(args.tolerances) if args.tolerances else Tolerances()
+    report = compare_to_reference(args.results, args.reference, tolerances)
+    print(report.format(show_all=args.all))
+    return report.exit_code
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from mfbench.submissions import SubmissionError, pack_submission
+
+    try:
+        folder = pack_submission(args.meta, args.results, args.out, replace=args.replace)
+    except SubmissionError as exc:
+        print("mfbench: submission refused:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    manifest = json.loads((folder / "manifest.json").read_text())
+    print(f"packed {folder}")
+    print(json.dumps(manifest.get("compliance"), indent=2))
+    return 0
+
+
 # ----------------------------------------------------------------------------- demo
 
 
@@ -609,6 +634,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--csv", help="also write the summary as CSV")
     p.set_defaults(func=cmd_results_summarize)
+
+    p = commands.add_parser(
+        "ci", help="compare fresh results with reference records; exit 1 on a regression"
+    )
+    p.add_argument("--results", nargs="+", type=Path, required=True, help="fresh run folders")
+    p.add_argument("--reference", nargs="+", type=Path, required=True, help="reference records")
+    p.add_argument("--tolerances", type=Path, help="YAML overriding the default tolerances")
+    p.add_argument("--all", action="store_true", help="list every comparison, not only failures")
+    p.set_defaults(func=cmd_ci)
+
+    p = commands.add_parser(
+        "submit", help="pack a submission: metadata YAML, validated records and predictions"
+    )
+    p.add_argument("--meta", type=Path, required=True, help="submission metadata YAML")
+    p.add_argument("--results", nargs="+", type=Path, required=True, help="run folders")
+    p.add_argument("--out", type=Path, default=Path("submissions"), help="where to pack")
+    p.add_argument("--replace", action="store_true", help="replace an existing submission")
+    p.set_defaults(func=cmd_submit)
 
     p = commands.add_parser(
         "demo", help="the main job: every baseline trained and scored on the embedded dataset"

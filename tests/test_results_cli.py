@@ -56,3 +56,13 @@ def test_summarize_without_records_is_an_error(
 ) -> None:
     assert main(["results", "summarize", str(tmp_path / "nothing")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_ci_passes_identical_results_and_fails_missing_runs(
+    runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ci", "--results", str(runs), "--reference", str(runs)]) == 0
+    assert "OK" in capsys.readouterr().out
+    only_quarter = runs / "surrogate-r2scan" / "v1" / "composition-only" / "fraction-0.25"
+    assert main(["ci", "--results", str(only_quarter), "--reference", str(runs)]) == 1
+    assert capsys.readouterr().out.count("MISSING") == 2  # fraction 1.0, seeds 0 and 1
