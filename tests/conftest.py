@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,36 @@ def small_mptrj(tmp_path: Path) -> Path:
         },
     }
     return write_nested(tmp_path / "mini_mptrj.json", data)
+
+
+@pytest.fixture(scope="module")
+def module_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, Path]]:
+    """``(home, out)``: a home with the embedded dataset prepared, and the folders of the runs
+    the requesting module lists in ``RUNS = [(task, method spec, fraction, seed), ...]``.
+
+    Made once per module; use with :func:`module_home` so every test sees that home.
+    """
+    from mfbench.data.prepare import prepare
+    from mfbench.data.registry import get_dataset
+    from mfbench.runner import run
+
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    home = tmp_path_factory.mktemp(f"{name}-home")
+    out = tmp_path_factory.mktemp(f"{name}-runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MFBENCH_HOME", str(home))
+        prepare(get_dataset("surrogate-aflow"))
+        for task, spec, fraction, seed in request.module.RUNS:
+            run(task, spec, fraction, seed, out=out, progress=False)
+    yield home, out
+
+
+@pytest.fixture
+def module_home(
+    module_runs: tuple[Path, Path], isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Point a test at :func:`module_runs`' home (after :func:`isolated_home` set its own)."""
+    monkeypatch.setenv("MFBENCH_HOME", str(module_runs[0]))
+    return module_runs[0]

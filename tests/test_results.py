@@ -10,7 +10,6 @@ import hashlib
 import io
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
 
@@ -19,8 +18,6 @@ import pandas as pd
 import pytest
 
 from mfbench.data.frameset import FrameSet
-from mfbench.data.prepare import prepare
-from mfbench.data.registry import get_dataset
 from mfbench.methods import FitContext
 from mfbench.results import (
     comparable,
@@ -31,7 +28,6 @@ from mfbench.results import (
     validate_records,
 )
 from mfbench.results.records import differences
-from mfbench.runner import run
 
 from .test_runner import SPEC as COMPOSITION_ONLY
 from .test_runner import CompositionOnly
@@ -53,31 +49,17 @@ class SeededComposition(CompositionOnly):
         return self
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    """``(home, out)``: a prepared home and the run folders of four real runs."""
-    home = tmp_path_factory.mktemp("results-home")
-    out = tmp_path_factory.mktemp("results-runs")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MFBENCH_HOME", str(home))
-        prepare(get_dataset("surrogate-aflow"))
-        run(TASK, COMPOSITION_ONLY, 0.25, 0, out=out, progress=False)
-        for seed in SEEDS:
-            run(TASK, SEEDED, 0.25, seed, out=out, progress=False)
-    yield home, out
+RUNS = [(TASK, COMPOSITION_ONLY, 0.25, 0)] + [(TASK, SEEDED, 0.25, s) for s in SEEDS]
 
 
 @pytest.fixture(autouse=True)
-def _shared_home(
-    runs: tuple[Path, Path], isolated_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Point this module's tests at the home where the dataset is prepared."""
-    monkeypatch.setenv("MFBENCH_HOME", str(runs[0]))
+def _home(module_home: Path) -> None:
+    """Every test of this module uses the home where :data:`RUNS` ran."""
 
 
 @pytest.fixture
-def out(runs: tuple[Path, Path]) -> Path:
-    return runs[1]
+def out(module_runs: tuple[Path, Path]) -> Path:
+    return module_runs[1]
 
 
 def _seeded_records(out: Path) -> list[dict[str, Any]]:

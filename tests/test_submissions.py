@@ -13,9 +13,6 @@ import jsonschema
 import pytest
 import yaml
 
-from mfbench.data.prepare import prepare
-from mfbench.data.registry import get_dataset
-from mfbench.runner import run
 from mfbench.submissions import (
     EXAMPLE_METADATA,
     MANIFEST,
@@ -65,29 +62,17 @@ META: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    """``(home, out)``: a prepared home and two real composition-only runs."""
-    home = tmp_path_factory.mktemp("submission-home")
-    out = tmp_path_factory.mktemp("submission-runs")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MFBENCH_HOME", str(home))
-        prepare(get_dataset("surrogate-aflow"))
-        for seed in SEEDS:
-            run(TASK, COMPOSITION_ONLY, 0.25, seed, out=out, progress=False)
-    yield home, out
+RUNS = [(TASK, COMPOSITION_ONLY, 0.25, s) for s in SEEDS]
 
 
 @pytest.fixture(autouse=True)
-def _shared_home(
-    runs: tuple[Path, Path], isolated_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MFBENCH_HOME", str(runs[0]))
+def _home(module_home: Path) -> None:
+    """Every test of this module uses the home where :data:`RUNS` ran."""
 
 
 @pytest.fixture
-def out(runs: tuple[Path, Path]) -> Path:
-    return runs[1]
+def out(module_runs: tuple[Path, Path]) -> Path:
+    return module_runs[1]
 
 
 def _records(out: Path) -> list[dict[str, Any]]:
