@@ -376,6 +376,15 @@ def cmd_results_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leaderboard_build(args: argparse.Namespace) -> int:
+    from mfbench.leaderboard import build_site
+
+    report = build_site(args.results, args.out)
+    print(report.summary())
+    print(f"open {(report.out / 'index.html').resolve().as_uri()}")
+    return 0 if report.n_accepted else 1
+
+
 def cmd_ci(args: argparse.Namespace) -> int:
     from mfbench.results.regression import Tolerances, compare_to_reference
 
@@ -505,6 +514,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "Labels are CHGNet surrogates, not DFT: these numbers test the pipeline and show the "
         f"elemental-reference effect; cite none of them. Results: {Path(args.out) / task.task}"
     )
+    from mfbench.leaderboard import build_site
+
+    print("\n== 6. leaderboard")
+    site = build_site([Path(args.out) / task.task], Path(args.out) / "site")
+    print(site.summary())
+    print(f"open {(site.out / 'index.html').resolve().as_uri()}")
     return 0
 
 
@@ -634,6 +649,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--csv", help="also write the summary as CSV")
     p.set_defaults(func=cmd_results_summarize)
+
+    board = commands.add_parser("leaderboard", help="the static HTML leaderboard").add_subparsers(
+        dest="leaderboard_command", required=True
+    )
+    p = board.add_parser("build", help="validate records and render the site (works offline)")
+    p.add_argument("--results", nargs="+", type=Path, required=True, help="run folders")
+    p.add_argument("--out", type=Path, default=Path("site"), help="site folder")
+    p.set_defaults(func=cmd_leaderboard_build)
 
     p = commands.add_parser(
         "ci", help="compare fresh results with reference records; exit 1 on a regression"

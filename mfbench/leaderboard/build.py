@@ -1,0 +1,265 @@
+"""``mfbench leaderboard build``: render validated result records into a static site.
+
+The site is a folder of plain files that works from ``file://`` with no network:
+
+- ``index.html``: one section per task: the ranked table of methods × fractions, the
+  paper-style summary at the largest fraction, the scaling plots (inline SVG) and fits, the
+  runs set apart; then the rejected records with their problems;
+- ``tasks/<task>.html`` and ``methods/<method>.html``: details and provenance;
+- next to them, a ``.csv`` and a ``.json`` of every table shown; ``rejected.csv/json``;
+- ``mfbench.bib`` (the suite), ``methods/<method>.bib``, ``badges/<task>/<entry>.svg``;
+- ``.mfbench-site.json``: the list of files written, so that a rebuild removes the files of a
+  method that is gone, and only those.
+
+Security: every string of a record is untrusted. Templates are rendered with autoescape on
+(no ``|safe`` in any template: only the checked SVG and the constant sorter script are
+marked safe, in Python); a Content-Security-Policy allows only that script (by its sha256)
+and inline styles; links are made only for ``http``/``https`` URLs; file names come from
+:func:`mfbench.leaderboard.safety.slug` and every write goes through
+:func:`mfbench.leaderboard.safety.site_path`. Output is deterministic: building twice from the
+same records gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from mfbench.atomic import write_bytes_atomic
+from mfbench.leaderboard.content import SiteContent, build_content
+from mfbench.leaderboard.safety import json_download, site_path
+from mfbench.leaderboard.tables import Table, format_number
+from mfbench.paths import PACKAGE_DIR
+from mfbench.results import ValidationReport, validate_records
+
+logger = logging.getLogger(__name__)
+
+#: The file listing what the last build wrote.
+MANIFEST = ".mfbench-site.json"
+#: The sorter script, inlined into every page.
+SORT_SCRIPT = "sortable.js"
+
+
+def templates_dir() -> Path:
+    """The checkout's ``leaderboard/templates`` folder (next to the package, like ``tasks/``)."""
+    return PACKAGE_DIR.parent / "leaderboard" / "templates"
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    """What :func:`build_site` wrote and what it left out.
+
+    Attributes:
+        out: the site folder.
+        pages: the HTML pages written, ``index.html`` first.
+        files: every file written (pages, downloads, BibTeX, badges), sorted.
+        removed: files of an earlier build that this one no longer writes, now deleted.
+        rejected: reports of the records left out, each with its problems.
+        n_records: record files found.
+        n_accepted: records shown (valid).
+        n_ranked: runs compared in the tables (valid and comparable).
+    """
+
+    out: Path
+    pages: tuple[Path, ...]
+    files: tuple[Path, ...]
+    removed: tuple[Path, ...]
+    rejected: tuple[ValidationReport, ...]
+    n_records: int
+    n_accepted: int
+    n_ranked: int
+
+    def summary(self) -> str:
+        """A few lines for the command line."""
+        lines = [
+            f"{self.out}: {len(self.pages)} page(s), {len(self.files)} file(s); "
+            f"{self.n_accepted} of {self.n_records} record(s) valid, {self.n_ranked} run(s) "
+            f"ranked, {len(self.rejected)} rejected"
+        ]
+        if self.removed:
+            lines.append(f"removed {len(self.removed)} file(s) of an earlier build")
+        lines += [report.summary() for report in self.rejected]
+        return "\n".join(lines)
+
+
+def build_site(results: Sequence[Path], out: Path, *, templates: Path | None = None) -> SiteReport:
+    """Validate the records under ``results`` and write the leaderboard into ``out``.
+
+    Args:
+        results: folders searched for ``result.json`` files, or record files.
+        out: the site folder; created when missing. Files of an earlier build that this one
+            does not write again are removed (only those its manifest lists).
+        templates: Jinja2 templates (default :func:`templates_dir`).
+
+    Returns:
+        The pages and files written and the records rejected.
+
+    Raises:
+        FileNotFoundError: a path in ``results`` does not exist.
+    """
+    paths = [Path(p) for p in results]
+    reports = validate_records(paths)
+    content = build_content(reports, paths)
+    files = render_site(content, templates or templates_dir())
+    out = Path(out)
+    written, removed = write_site(files, out)
+    pages = sorted((p for p in written if p.suffix == ".html"), key=_page_order(out))
+    report = SiteReport(
+        out=out,
+        pages=tuple(pages),
+        files=tuple(written),
+        removed=tuple(removed),
+        rejected=tuple(content.rejected_reports),
+        n_records=content.n_records,
+        n_accepted=content.n_accepted,
+        n_ranked=content.n_ranked,
+    )
+    logger.info("%s", report.summary().splitlines()[0])
+    return report
+
+
+def _page_order(out: Path) -> Callable[[Path], tuple[bool, str]]:
+    """Sort key of pages: ``index.html`` first, then by path."""
+    index = site_path(out, "index.html")
+    return lambda path: (path != index, str(path))
+
+
+def environment(templates: Path) -> Environment:
+    """The Jinja2 environment: autoescape always on, undefined names are errors."""
+    env = Environment(
+        loader=FileSystemLoader(str(templates)),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "j2"), default_for_string=True, default=True
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["number"] = format_number
+    return env
+
+
+def content_security_policy(script: str) -> str:
+    """A policy allowing only ``script`` (by hash) and inline styles; nothing is fetched."""
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    return (
+        f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
+
+
+def render_site(content: SiteContent, templates: Path) -> dict[str, bytes]:
+    """Every file of the site, by ``/``-separated path relative to the site folder."""
+    env = environment(templates)
+    script = (templates / SORT_SCRIPT).read_text(encoding="utf-8")
+    common = {
+        "site": content,
+        "generator": content.generator,
+        "csp": content_security_policy(script),
+        "sort_script": Markup(script),
+    }
+    files = _Files()
+    files.add("index.html", _render(env, "index.html.j2", common, root=""))
+    for task in content.tasks:
+        files.add(task.page, _render(env, "task.html.j2", common, root="../", task=task))
+    for method in content.methods:
+        files.add(method.page, _render(env, "method.html.j2", common, root="../", method=method))
+        files.add(method.bib_path, method.bibtex.encode("utf-8"))
+        for badge in method.badges:
+            files.add(badge.path, badge.svg.encode("utf-8"))
+    for table in _tables(content):
+        if table.download is not None:
+            files.add(f"{table.download}.csv", table.csv_bytes())
+            files.add(f"{table.download}.json", table.json_bytes(content.generator))
+    files.add("mfbench.bib", content.suite_bib.encode("utf-8"))
+    return files.payloads
+
+
+class _Files:
+    """Payloads by path; two different payloads for one path are a bug."""
+
+    def __init__(self) -> None:
+        self.payloads: dict[str, bytes] = {}
+
+    def add(self, path: str, payload: bytes) -> None:
+        if path == MANIFEST:
+            raise ValueError(f"{path} is reserved for the manifest")
+        if path in self.payloads and self.payloads[path] != payload:
+            raise RuntimeError(f"two different files would be written to {path}")
+        self.payloads[path] = payload
+
+
+def _render(env: Environment, template: str, common: dict[str, object], **extra: object) -> bytes:
+    return env.get_template(template).render(**common, **extra).encode("utf-8")
+
+
+def _tables(content: SiteContent) -> list[Table]:
+    """Every table the pages show."""
+    tables: list[Table] = []
+    for task in content.tasks:
+        tables += [t for t in (task.results, task.summary, task.scaling, task.set_apart) if t]
+        tables += task.details
+    for method in content.methods:
+        tables += [variant.params for variant in method.variants]
+        tables += [method.runs, *method.provenance]
+    if content.rejected is not None:
+        tables.append(content.rejected)
+    return tables
+
+
+def write_site(files: dict[str, bytes], out: Path) -> tuple[list[Path], list[Path]]:
+    """Write ``files`` into ``out`` atomically; remove what only the last build wrote.
+
+    Args:
+        files: payloads by site-relative path.
+        out: the site folder.
+
+    Returns:
+        ``(written, removed)`` absolute paths, sorted.
+
+    Raises:
+        NotADirectoryError: ``out`` exists and is not a folder.
+        ValueError: a path would lie outside ``out``.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    previous = _read_manifest(out)
+    targets = {name: site_path(out, name) for name in sorted(files)}
+    for name, path in targets.items():
+        write_bytes_atomic(path, files[name])
+    removed = []
+    for name in sorted(set(previous) - set(files)):
+        try:
+            path = site_path(out, name)
+        except ValueError:
+            logger.warning("%s lists %r, outside the site: not removed", MANIFEST, name)
+            continue
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    write_bytes_atomic(site_path(out, MANIFEST), json_download({"files": sorted(files)}))
+    return sorted(targets.values()), removed
+
+
+def _read_manifest(out: Path) -> list[str]:
+    """The files an earlier build wrote (none when there is no readable manifest)."""
+    path = out / MANIFEST
+    if not path.is_file():
+        return []
+    try:
+        names = json.loads(path.read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError) as exc:
+        logger.warning("%s: unreadable manifest (%s); no stale file removed", path, exc)
+        return []
+    return [name for name in names if isinstance(name, str)]

@@ -1,0 +1,215 @@
+"""What the site shows, computed from validation reports: tables, plots, badges and citations.
+
+Pure data: no HTML and no file is written here (see :mod:`mfbench.leaderboard.build`). Only
+records that :func:`mfbench.results.validate_records` accepted enter; among them only runs that
+:func:`mfbench.results.comparable` keeps are summarised and ranked, the others are listed with
+the reason they are set apart.
+
+A leaderboard *entry* is a method name with one set of hyperparameters (``params_hash``): runs
+of one name with other hyperparameters are separate entries, labelled ``name [hash prefix]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from mfbench.leaderboard.method_content import badges_by_method, method_content
+from mfbench.leaderboard.model import HASH_SHOWN, Entry, Runs, SiteContent
+from mfbench.leaderboard.safety import slug
+from mfbench.leaderboard.tables import Table, text_cell, value_text
+from mfbench.leaderboard.task_content import task_content
+from mfbench.results import ValidationReport, comparable, records_frame
+from mfbench.results.aggregate import GROUP_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+
+def build_content(reports: Sequence[ValidationReport], roots: Sequence[Path]) -> SiteContent:
+    """The site's content from validation reports.
+
+    Args:
+        reports: one per record file, accepted or not (e.g. from
+            :func:`mfbench.results.validate_records`).
+        roots: the results folders or files given by the user; record paths are shown
+            relative to them so that the site does not publish the builder's folders.
+
+    Returns:
+        The content; tasks and methods sorted by name.
+    """
+    from mfbench import __version__
+
+    accepted, rejected = _tabulable(reports)
+    shown = _PathNames(roots)
+    records = [r.record for r in accepted if r.record is not None]
+    if records:
+        frame = records_frame(records)
+        frame["method"] = frame["method"].map(value_text)
+        frame["params_hash"] = frame["params_hash"].map(value_text)
+        kept, apart = comparable(frame)
+        kept, duplicates = _set_apart_duplicates(kept, [shown.path(r.path) for r in accepted])
+        apart = pd.concat([apart, duplicates]).sort_index() if len(duplicates) else apart
+    else:
+        frame = kept = apart = pd.DataFrame()
+    paths = [shown.path(r.path) for r in accepted]
+    runs = Runs(frame, kept, apart, records, paths, _entries(frame))
+    tasks = [
+        task_content(str(task), runs)
+        for task in (sorted(frame["task"].unique()) if len(frame) else [])
+    ]
+    badges = badges_by_method(tasks, runs.entries)
+    methods = [
+        method_content(str(name), runs, tasks, badges)
+        for name in (sorted(frame["method"].unique()) if len(frame) else [])
+    ]
+    return SiteContent(
+        tasks=tasks,
+        methods=methods,
+        rejected=_rejected_table(rejected, shown),
+        rejected_reports=rejected,
+        n_records=len(reports),
+        n_accepted=len(accepted),
+        n_ranked=len(kept),
+        generator=f"mfbench {__version__}",
+    )
+
+
+def _tabulable(
+    reports: Sequence[ValidationReport],
+) -> tuple[list[ValidationReport], list[ValidationReport]]:
+    """``(accepted, rejected)``: a valid record that cannot be tabulated is rejected.
+
+    Validation recomputes the metrics but does not check the type of every field (a seed or
+    a timing may be a string); such a record is rejected here rather than stopping the build.
+    """
+    accepted, rejected = [], []
+    for report in reports:
+        if not (report.ok and report.record is not None):
+            rejected.append(report)
+            continue
+        try:
+            records_frame([report.record])
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            problem = f"the record cannot be tabulated: {type(exc).__name__}: {exc}"
+            rejected.append(ValidationReport(report.path, False, [problem], report.record))
+        else:
+            accepted.append(report)
+    return accepted, rejected
+
+
+class _PathNames:
+    """Record paths and problem lines shown relative to the results roots given."""
+
+    def __init__(self, roots: Sequence[Path]) -> None:
+        resolved = [(Path(root).resolve(), Path(root).resolve().name) for root in roots]
+        # the longest root first, so that nested roots name the closest one
+        self._roots = sorted(resolved, key=lambda item: -len(str(item[0])))
+        given = [
+            (Path(root).absolute(), name) for root, (_, name) in zip(roots, resolved, strict=True)
+        ]
+        self._given = sorted(
+            ((g, n) for g, n in given if Path(g).is_dir()), key=lambda item: -len(str(item[0]))
+        )
+
+    def path(self, path: Path) -> str:
+        """``<root name>/<path below it>``, or the file name when under no root."""
+        path = Path(path).resolve()
+        for root, name in self._roots:
+            if path == root:
+                return name
+            if path.is_relative_to(root):
+                return f"{name}/{path.relative_to(root).as_posix()}"
+        return path.name
+
+    def text(self, text: str) -> str:
+        """``text`` with every root folder, as given and resolved, replaced by its name."""
+        for root, name in self._roots:
+            if root.is_dir():
+                text = text.replace(f"{root}/", f"{name}/")
+        for given, name in self._given:
+            text = text.replace(f"{given}/", f"{name}/")
+        return text
+
+
+def _set_apart_duplicates(
+    kept: pd.DataFrame, paths: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Runs repeating another run's entry, task, fraction and seed: the first path is kept."""
+    key = [*GROUP_COLUMNS, "seed"]
+    if not len(kept):
+        return kept, kept.assign(reason=pd.Series(dtype=object))
+    order = sorted(kept.index, key=lambda i: paths[i])
+    ordered = kept.loc[order]
+    repeated = ordered.duplicated(key, keep="first")
+    first_of = {tuple(row): paths[i] for i, row in ordered[~repeated][key].iterrows()}
+    reasons = {
+        i: f"repeats the run of {first_of[tuple(row)]} (same method, hyperparameters, "
+        "task, fraction and seed); counted once"
+        for i, row in ordered[repeated][key].iterrows()
+    }
+    duplicates = kept.loc[sorted(reasons)].assign(reason=[reasons[i] for i in sorted(reasons)])
+    if reasons:
+        logger.warning("set apart %d repeated run(s)", len(reasons))
+    return kept.drop(index=list(reasons)), duplicates
+
+
+def _entries(frame: pd.DataFrame) -> dict[tuple[str, str], Entry]:
+    """Every (name, params_hash) of the accepted runs, labelled."""
+    if not len(frame):
+        return {}
+    pairs = sorted(
+        {(str(m), str(h)) for m, h in zip(frame["method"], frame["params_hash"], strict=True)}
+    )
+    variants = Counter(name for name, _ in pairs)
+    # slugs of different names can only meet when a name imitates another's hash suffix
+    method_slugs: set[str] = set()
+    slug_of = {name: _unique(slug(name), method_slugs, "-{}") for name in sorted(variants)}
+    entries = {}
+    labels: set[str] = set()
+    slugs: set[str] = set()
+    for name, hash_ in pairs:
+        several = variants[name] > 1
+        label = f"{name} [{hash_[:HASH_SHOWN]}]" if several else name
+        entry_slug = f"{slug_of[name]}-{slug(hash_[:HASH_SHOWN])}" if several else slug_of[name]
+        if label in labels:  # only when untrusted names and hashes imitate each other
+            label = f"{name} [{hash_}]"
+        label = _unique(label, labels, " ({})")
+        entry_slug = _unique(entry_slug, slugs, "-{}")
+        entries[name, hash_] = Entry(
+            name, hash_, label, entry_slug, slug_of[name], f"methods/{slug_of[name]}.html"
+        )
+    return entries
+
+
+def _unique(text: str, used: set[str], pattern: str) -> str:
+    """``text``, or ``text`` with the first free ``pattern.format(n)`` appended; marks it used."""
+    candidate, number = text, 2
+    while candidate in used:
+        candidate, number = text + pattern.format(number), number + 1
+    used.add(candidate)
+    return candidate
+
+
+def _rejected_table(rejected: list[ValidationReport], shown: _PathNames) -> Table | None:
+    """Records that failed validation, with every problem."""
+    if not rejected:
+        return None
+    items = sorted((shown.path(r.path), [shown.text(p) for p in r.problems]) for r in rejected)
+    return Table(
+        key="rejected",
+        caption="Rejected records (not shown anywhere else)",
+        headers=["Record", "Problems"],
+        rows=[
+            [text_cell(path, code=True), text_cell("\n".join(problems))] for path, problems in items
+        ],
+        fields=["record", "problems"],
+        records=[{"record": path, "problems": problems} for path, problems in items],
+        download="rejected",
+        css_class="multiline",
+        note="A record is rejected when its metrics, recomputed from its predictions with "
+        "mfbench's code, differ from the stored ones, or when it cannot be checked.",
+    )

@@ -1,0 +1,217 @@
+"""The site's content as data: metrics, leaderboard entries, and what each page shows.
+
+No HTML here: the templates render these objects (see :mod:`mfbench.leaderboard.build`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+
+from mfbench.leaderboard import citations
+from mfbench.leaderboard.tables import Table
+from mfbench.results import ValidationReport
+from mfbench.tasks.definition import Task
+
+#: Characters of a params hash shown in an entry label.
+HASH_SHOWN = 8
+#: The method that trains from scratch: the reference of the data-efficiency column.
+SCRATCH_METHOD = "scratch"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric column of :func:`mfbench.results.records_frame`, as the site names it."""
+
+    column: str
+    short: str
+    name: str
+    unit: str
+
+    @property
+    def header(self) -> str:
+        """Column header with unit, e.g. ``"E MAE (meV/atom)"``."""
+        return f"{self.short} ({self.unit})"
+
+
+ENERGY = Metric("energy_mae_mev_per_atom", "E MAE", "energy MAE", "meV/atom")
+
+
+FORCE = Metric("force_mae_mev_per_a", "F MAE", "force MAE", "meV/Å")
+
+
+STRESS = Metric("stress_mae_gpa", "S MAE", "stress MAE", "GPa")
+
+
+MAGMOM = Metric("magmom_mae_mu_b", "M MAE", "magnetic-moment MAE", "μB")
+
+
+FORMATION = Metric(
+    "formation_energy_mae_mev_per_atom", "Ef MAE", "formation-energy MAE", "meV/atom"
+)
+
+
+DECOMPOSITION = Metric(
+    "decomposition_energy_mae_mev_per_atom", "Ed MAE", "decomposition-energy MAE", "meV/atom"
+)
+
+
+#: Metrics of the main table (every fraction).
+TABLE_METRICS = (ENERGY, FORCE, STRESS, MAGMOM)
+
+
+#: Metrics of the paper-style summary at the largest fraction (Huang et al. 2025, Table 1).
+SUMMARY_METRICS = (ENERGY, FORCE, STRESS, MAGMOM, FORMATION, DECOMPOSITION)
+
+
+#: Metrics plotted against training frames (the paper's Fig. 6).
+PLOT_METRICS = (ENERGY, FORCE)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One method name with one set of hyperparameters.
+
+    Attributes:
+        name: the method's name (or its spec when it has none); untrusted text.
+        params_hash: sha256 of its hyperparameters, as the records state it.
+        label: ``name``, or ``name [hash prefix]`` when the name has several entries.
+        slug: file-name stem of the entry (badges, hyperparameter downloads), unique.
+        method_slug: file-name stem of the method name, unique among names.
+        page: site-relative path of the method's page (one page per name).
+    """
+
+    name: str
+    params_hash: str
+    label: str
+    slug: str
+    method_slug: str
+    page: str
+
+
+@dataclass(frozen=True)
+class Plot:
+    """An inline SVG plot with its caption.
+
+    Attributes:
+        title: a heading.
+        svg: the ``<svg>`` element, checked by :func:`mfbench.leaderboard.svg.inline_svg`
+            (marked safe for the template only after that check).
+        caption: a sentence under the plot.
+    """
+
+    title: str
+    svg: Markup
+    caption: str
+
+
+@dataclass(frozen=True)
+class BadgeFile:
+    """A README badge of one entry on one task.
+
+    Attributes:
+        path: site-relative path of the badge file.
+        svg: the standalone SVG document written to ``path``.
+        inline: the same badge checked by :func:`mfbench.leaderboard.svg.inline_svg`, for
+            the method page.
+        task: the task's name.
+        entry: the entry's label.
+    """
+
+    path: str
+    svg: str
+    inline: Markup
+    task: str
+    entry: str
+
+
+@dataclass
+class TaskContent:
+    """One task: its section on the index and its own page."""
+
+    name: str
+    slug: str
+    page: str
+    anchor: str
+    definition: Task | None
+    n_accepted: int
+    n_ranked: int
+    results: Table | None
+    summary: Table | None
+    scaling: Table | None
+    plots: list[Plot]
+    plot_note: str
+    set_apart: Table | None
+    details: list[Table]
+
+
+@dataclass
+class Variant:
+    """One entry of a method's page: its hyperparameters and what its runs cost."""
+
+    entry: Entry
+    class_path: str
+    spec: str
+    hash_matches: bool
+    params: Table
+    device_hours: float
+    n_runs: int
+    seeds: list[int]
+
+
+@dataclass
+class MethodContent:
+    """One method name: its page, its citation and its badges."""
+
+    name: str
+    slug: str
+    page: str
+    baseline: bool
+    variants: list[Variant]
+    runs: Table
+    provenance: list[Table]
+    bibtex: str
+    bib_path: str
+    citation_note: str
+    badges: list[BadgeFile]
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The accepted runs, in every form the pages need.
+
+    Attributes:
+        frame: :func:`mfbench.results.records_frame` of the accepted records (row ``i`` is
+            ``records[i]``), with ``method`` and ``params_hash`` as text.
+        kept: the rows that are compared (:func:`mfbench.results.comparable`, repeated runs
+            removed).
+        apart: the other rows, with a ``reason`` column.
+        records: the accepted records as parsed JSON.
+        paths: each record's path as the site shows it (relative to its results folder).
+        entries: every (name, params_hash) of ``frame``, labelled.
+    """
+
+    frame: pd.DataFrame
+    kept: pd.DataFrame
+    apart: pd.DataFrame
+    records: list[dict[str, Any]]
+    paths: list[str]
+    entries: dict[tuple[str, str], Entry]
+
+
+@dataclass
+class SiteContent:
+    """Everything the site shows."""
+
+    tasks: list[TaskContent]
+    methods: list[MethodContent]
+    rejected: Table | None
+    rejected_reports: list[ValidationReport]
+    n_records: int
+    n_accepted: int
+    n_ranked: int
+    generator: str = ""
+    suite_bib: str = field(default_factory=citations.suite_bibtex)

@@ -1,0 +1,631 @@
+"""The static leaderboard built from real result records, including hostile ones.
+
+Real runs of cheap composition-only methods on ``surrogate-r2scan`` (3 fractions, 2 methods,
+seeds 0-1 of the seeded one) are made once for the module. Hostile records are copies of real
+runs whose method name or hyperparameters were edited (validation recomputes metrics, not
+names, so they stay valid) and one copy whose metric was tampered with (rejected).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mfbench.leaderboard import SiteReport, build_site
+from mfbench.leaderboard.build import MANIFEST, templates_dir
+from mfbench.leaderboard.safety import csv_cell, display_text, http_url, site_path, slug
+from mfbench.leaderboard.svg import UnsafeSvgError, badge, inline_svg
+from mfbench.leaderboard.tables import format_number
+from mfbench.results import comparable, records_frame, summarize, validate_records
+from mfbench.runner import params_hash
+
+from .test_results import SEEDED
+from .test_runner import SPEC as COMPOSITION_ONLY
+
+TASK = "surrogate-r2scan"
+FRACTIONS = (0.0, 0.1, 1.0)
+SEEDS = (0, 1)
+XSS_NAME = "<script>alert(1)</script>"
+TRAVERSAL_NAME = "../../evil"
+TAMPERED_NAME = "tampered-method"
+METRICS = {
+    "E MAE (meV/atom)": "energy_mae_mev_per_atom",
+    "F MAE (meV/Å)": "force_mae_mev_per_a",
+    "S MAE (GPa)": "stress_mae_gpa",
+    "M MAE (μB)": "magmom_mae_mu_b",
+}
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+RUNS = [
+    (TASK, spec, fraction, seed)
+    for fraction in FRACTIONS
+    for spec, seed in [(COMPOSITION_ONLY, 0), *((SEEDED, seed) for seed in SEEDS)]
+]
+
+
+@pytest.fixture(scope="module")
+def runs(module_runs: tuple[Path, Path]) -> tuple[Path, Path]:
+    """``(home, out)``: a prepared home and the folders of the nine runs of :data:`RUNS`."""
+    return module_runs
+
+
+@pytest.fixture(autouse=True)
+def _home(module_home: Path) -> None:
+    """Every test of this module uses the home where :data:`RUNS` ran."""
+
+
+def _copy_run(out: Path, dest: Path, edits: dict[str, Any]) -> Path:
+    """A copy of composition-only's fraction-1 seed-0 run with record fields overwritten."""
+    source = out / TASK / "v1" / "composition-only" / "fraction-1" / "seed-0"
+    shutil.copytree(source, dest)
+    path = dest / "result.json"
+    record = json.loads(path.read_text())
+    for dotted, value in edits.items():
+        *parents, last = dotted.split(".")
+        target = record
+        for key in parents:
+            target = target[key]
+        target[last] = value
+    path.write_text(json.dumps(record))
+    return path
+
+
+@pytest.fixture(scope="module")
+def hostile(runs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Edited copies of a real run: two hostile names, one tampered metric, one run with other
+    hyperparameters (another entry of the same name) and one unedited copy (a repeated run)."""
+    out, folder = runs[1], tmp_path_factory.mktemp("hostile") / "records"
+    params = {
+        "fallback": -5.0,
+        "homepage": "javascript:alert(1)",
+        "preview": "data:text/html,<script>alert(2)</script>",
+        "paper": "https://example.org/paper?a=1&b=2",
+    }
+    _copy_run(out, folder / "xss", {"method.name": XSS_NAME, "method.params": params})
+    _copy_run(out, folder / "traversal", {"method.name": TRAVERSAL_NAME})
+    _copy_run(
+        out,
+        folder / "tampered",
+        {"method.name": TAMPERED_NAME, "metrics.all.energy_mae_mev_per_atom": 12.5},
+    )
+    _copy_run(out, folder / "variant", {"method.params_hash": "f" * 64})
+    _copy_run(out, folder / "repeated", {})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def clean_site(runs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> SiteReport:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MFBENCH_HOME", str(runs[0]))
+        return build_site([runs[1]], tmp_path_factory.mktemp("clean") / "site")
+
+
+@pytest.fixture(scope="module")
+def hostile_site(
+    runs: tuple[Path, Path], hostile: Path, tmp_path_factory: pytest.TempPathFactory
+) -> SiteReport:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MFBENCH_HOME", str(runs[0]))
+        return build_site([runs[1], hostile], tmp_path_factory.mktemp("hostile-site") / "site")
+
+
+# ----------------------------------------------------------------------------- HTML reading
+
+
+class _Page(HTMLParser):
+    """Tables (by id: headers and cells with text, data-sort and href), links, scripts, SVGs."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: dict[str, dict[str, list]] = {}
+        self.links: list[str] = []
+        self.scripts: list[str] = []
+        self.svg_count = 0
+        self.policies: list[str] = []
+        self._table: str | None = None
+        self._cell: dict[str, Any] | None = None
+        self._in_th = False
+        self._in_script = False
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy":
+            self.policies.append(a.get("content") or "")
+        if tag == "a" and a.get("href") is not None:
+            self.links.append(a["href"] or "")
+            if self._cell is not None:
+                self._cell["href"] = a["href"]
+        if tag == "table":
+            self._table = a.get("id") or ""
+            self.tables[self._table] = {"headers": [], "rows": []}
+        elif tag == "tr" and self._table is not None:
+            self.tables[self._table]["rows"].append([])
+        elif tag == "th" and self._table is not None:
+            self._in_th = True
+            self.tables[self._table]["headers"].append("")
+        elif tag == "td" and self._table is not None:
+            self._cell = {"text": "", "sort": a.get("data-sort"), "href": None}
+        elif tag == "script":
+            self._in_script = True
+            self.scripts.append("")
+        elif tag == "svg":
+            self.svg_count += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._table = None
+        elif tag == "th":
+            self._in_th = False
+        elif tag == "td" and self._cell is not None and self._table is not None:
+            self._cell["text"] = self._cell["text"].strip()
+            self.tables[self._table]["rows"][-1].append(self._cell)
+            self._cell = None
+        elif tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts[-1] += data
+        elif self._cell is not None:
+            self._cell["text"] += data
+        elif self._in_th and self._table is not None:
+            self.tables[self._table]["headers"][-1] += data.strip()
+
+    def rows(self, table: str) -> list[dict[str, dict[str, Any]]]:
+        """The body rows of a table as ``{header: cell}``."""
+        found = self.tables[table]
+        return [dict(zip(found["headers"], row, strict=True)) for row in found["rows"] if row]
+
+
+def _page(site: SiteReport, name: str = "index.html") -> _Page:
+    return _Page((site.out / name).read_text(encoding="utf-8"))
+
+
+def _summary(out: Path) -> Any:
+    """summarize() of the runs under ``out`` (all valid: the clean site accepts them all)."""
+    records = [json.loads(p.read_text()) for p in sorted(out.rglob("result.json"))]
+    kept, _ = comparable(records_frame(records))
+    return summarize(kept, metrics=list(METRICS.values()))
+
+
+def _site_files(site: SiteReport) -> dict[str, bytes]:
+    return {
+        p.relative_to(site.out).as_posix(): p.read_bytes()
+        for p in sorted(site.out.rglob("*"))
+        if p.is_file()
+    }
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def test_the_index_table_holds_every_entry_and_fraction_with_summarize_means(
+    runs: tuple[Path, Path], clean_site: SiteReport
+) -> None:
+    assert clean_site.n_records == clean_site.n_accepted == clean_site.n_ranked == 9
+    assert not clean_site.rejected
+    rows = _page(clean_site).rows(f"{TASK}-results")
+    assert sorted((r["Method"]["text"], float(r["Fraction"]["sort"])) for r in rows) == sorted(
+        (m, f) for m in ("composition-only", "seeded-composition") for f in FRACTIONS
+    )
+    summary = _summary(runs[1])
+    assert len(summary) == len(rows) == 6
+    for row in rows:
+        method, fraction = row["Method"]["text"], float(row["Fraction"]["sort"])
+        (expected,) = summary[
+            (summary["method"] == method) & (summary["fraction"] == fraction)
+        ].to_dict("records")
+        assert float(row["Seeds"]["sort"]) == expected["n_seeds"]
+        assert row["Method"]["href"] == f"methods/{method}.html"
+        for header, column in METRICS.items():
+            assert float(row[header]["sort"]) == expected[f"{column}_mean"]
+            assert row[header]["text"].startswith(format_number(expected[f"{column}_mean"]))
+    # seeded-composition's two seeds differ in energy: its cell shows the interval
+    seeded = [r for r in rows if r["Method"]["text"] == "seeded-composition"]
+    assert all("(" in r["E MAE (meV/atom)"]["text"] for r in seeded)
+    # within a fraction, ranks follow the energy MAE
+    for fraction in FRACTIONS:
+        ranked = sorted(
+            (float(r["E MAE (meV/atom)"]["sort"]), r["Rank"]["text"])
+            for r in rows
+            if float(r["Fraction"]["sort"]) == fraction
+        )
+        assert [rank for _, rank in ranked] == ["1", "2"]
+
+
+def test_summary_at_the_largest_fraction(clean_site: SiteReport) -> None:
+    rows = _page(clean_site).rows(f"{TASK}-summary")
+    assert {r["Method"]["text"] for r in rows} == {"composition-only", "seeded-composition"}
+    assert {r["Train frames"]["text"] for r in rows} == {"1,516"}
+    assert "Ef MAE (meV/atom)" in rows[0] and "Ed MAE (meV/atom)" in rows[0]
+
+
+def test_downloads_exist_parse_and_agree_with_the_table(
+    runs: tuple[Path, Path], clean_site: SiteReport
+) -> None:
+    page = _page(clean_site)
+    assert {f"tasks/{TASK}.results.csv", f"tasks/{TASK}.scaling.json"} <= set(page.links)
+    downloads = [
+        (path.parent / link).resolve()
+        for path in clean_site.pages
+        for link in _Page(path.read_text()).links
+        if link.endswith((".csv", ".json"))
+    ]
+    assert len(downloads) > 20
+    for path in downloads:
+        assert path.is_file() and path.is_relative_to(clean_site.out.resolve()), path
+        if path.suffix == ".json":
+            assert isinstance(json.loads(path.read_text())["rows"], list)
+        else:
+            assert list(csv.DictReader(path.read_text().splitlines()))
+
+    table = {
+        (r["Method"]["text"], float(r["Fraction"]["sort"])): r for r in page.rows(f"{TASK}-results")
+    }
+    stem = clean_site.out / "tasks" / f"{TASK}.results"
+    from_csv = list(csv.DictReader(Path(f"{stem}.csv").read_text().splitlines()))
+    from_json = json.loads(Path(f"{stem}.json").read_text())["rows"]
+    summary = _summary(runs[1])
+    assert len(from_csv) == len(from_json) == len(table) == 6
+    for row_csv, row_json in zip(from_csv, from_json, strict=True):
+        key = (row_json["method"], row_json["fraction"])
+        assert (row_csv["method"], float(row_csv["fraction"])) == key
+        for header, column in METRICS.items():
+            shown = float(table[key][header]["sort"])
+            assert float(row_csv[f"{column}_mean"]) == row_json[f"{column}_mean"] == shown
+        (expected,) = summary[
+            (summary["method"] == key[0]) & (summary["fraction"] == key[1])
+        ].to_dict("records")
+        low, high = (
+            row_json["energy_mae_mev_per_atom_ci_low"],
+            row_json["energy_mae_mev_per_atom_ci_high"],
+        )
+        assert (low, high) == (
+            expected["energy_mae_mev_per_atom_ci_low"],
+            expected["energy_mae_mev_per_atom_ci_high"],
+        )
+
+
+def test_plots_are_inline_svg_with_no_external_reference(clean_site: SiteReport) -> None:
+    text = (clean_site.out / "index.html").read_text()
+    svgs = re.findall(r"<svg\b.*?</svg>", text, flags=re.S)
+    assert len(svgs) == 2  # energy and force MAE against training frames
+    for svg in svgs:
+        root = ET.fromstring(svg)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+        texts = "".join(root.itertext())
+        assert "composition-only" in texts and "training frames" in texts
+    assert "energy MAE" in svgs[0] and "force MAE" in svgs[1]
+    ids = re.findall(r'\bid="([^"]+)"', text)
+    assert len(ids) == len(set(ids)), "ids repeat across the inline plots"
+    for path in clean_site.pages:
+        page = path.read_text()
+        assert not re.search(r"<(link|img|iframe|object|embed)\b", page)
+        assert not re.search(r"\b(src|srcset)=", page)
+        assert not re.search(r'href="(https?:)?//', page)
+        assert "@import" not in page and "url(http" not in page
+
+
+def test_every_page_allows_only_its_own_script(clean_site: SiteReport) -> None:
+    script = (templates_dir() / "sortable.js").read_text()
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    for path in clean_site.pages:
+        page = _Page(path.read_text())
+        assert page.scripts == [script], path
+        (policy,) = page.policies
+        assert f"script-src 'sha256-{digest}'" in policy and "default-src 'none'" in policy
+    names = [p.relative_to(clean_site.out).as_posix() for p in clean_site.pages]
+    assert names == [
+        "index.html",
+        "methods/composition-only.html",
+        "methods/seeded-composition.html",
+        f"tasks/{TASK}.html",
+    ]
+
+
+def test_task_and_method_pages(clean_site: SiteReport) -> None:
+    task = (clean_site.out / "tasks" / f"{TASK}.html").read_text()
+    for expected in ("surrogate-aflow", "verified", "First version.", "2026-11-24", "1,516"):
+        assert expected in task
+    fractions = _Page(task).rows(f"{TASK}-fractions")
+    assert [r["train frames"]["text"] for r in fractions] == ["0", "155", "1,516"]
+    method = (clean_site.out / "methods" / "seeded-composition.html").read_text()
+    for expected in ("tests.test_results:SeededComposition", "fallback", "mfbench contributors"):
+        assert expected in method
+    assert "0, 1" in method  # seeds
+    badge_file = clean_site.out / "badges" / TASK / "seeded-composition.svg"
+    root = ET.fromstring(badge_file.read_text())
+    assert "E MAE" in "".join(root.itertext()) and "meV/atom" in "".join(root.itertext())
+    bib = (clean_site.out / "mfbench.bib").read_text()
+    assert "@article{huang2025crossfunctional" in bib and "2504.05565" in bib
+    assert "@misc{mfbench" in bib
+    assert (clean_site.out / "methods" / "seeded-composition.bib").is_file()
+
+
+def test_building_twice_gives_identical_bytes(
+    runs: tuple[Path, Path], clean_site: SiteReport, tmp_path: Path
+) -> None:
+    again = build_site([runs[1]], tmp_path / "site")
+    assert _site_files(again) == _site_files(clean_site)
+    assert (again.out / MANIFEST).is_file()
+
+
+def test_hostile_records_still_validate(hostile: Path) -> None:
+    reports = {r.path.parent.name: r for r in validate_records([hostile])}
+    assert reports["xss"].ok and reports["traversal"].ok
+    assert not reports["tampered"].ok
+
+
+def test_hostile_names_and_urls_are_inert(hostile_site: SiteReport) -> None:
+    assert (hostile_site.n_accepted, hostile_site.n_ranked) == (13, 12)
+    pages = {
+        p.relative_to(hostile_site.out).as_posix(): p.read_text()
+        for p in hostile_site.files
+        if p.suffix in {".html", ".svg"}
+    }
+    assert any(p.startswith("badges/") for p in pages)
+    for name, text in pages.items():
+        assert "<script>alert" not in text, name
+        assert not re.search(r"href\s*=\s*[\"']?\s*(javascript|data):", text, re.I), name
+        assert text.count("<script") == (1 if name.endswith(".html") else 0), name
+    index = pages["index.html"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
+    xss_page = next(n for n in pages if n.startswith("methods/script-alert-1-script-"))
+    method = _Page(pages[xss_page])
+    params = {r["Parameter"]["text"]: r["Value"] for r in method.rows(method_params(method))}
+    assert (
+        params["homepage"]["href"] is None and params["homepage"]["text"] == "javascript:alert(1)"
+    )
+    assert params["preview"]["href"] is None
+    assert params["paper"]["href"] == "https://example.org/paper?a=1&b=2"
+    # the plots carry the name as escaped text, never as markup
+    for svg in re.findall(r"<svg\b.*?</svg>", index, flags=re.S):
+        ET.fromstring(svg)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in "".join(
+        re.findall(r"<svg\b.*?</svg>", index, flags=re.S)
+    )
+    # downloads keep the name as data; JSON escapes the angle brackets
+    results = hostile_site.out / "tasks" / f"{TASK}.results"
+    assert XSS_NAME in Path(f"{results}.csv").read_text()
+    assert "<" not in Path(f"{results}.json").read_text()
+    rows = json.loads(Path(f"{results}.json").read_text())["rows"]
+    assert XSS_NAME in {r["method"] for r in rows}
+
+
+def method_params(page: _Page) -> str:
+    return next(key for key in page.tables if key.startswith("params-"))
+
+
+def test_a_path_in_a_method_name_writes_nothing_outside_the_site(
+    hostile_site: SiteReport,
+) -> None:
+    site = hostile_site.out.resolve()
+    assert all(p.resolve().is_relative_to(site) for p in hostile_site.files)
+    root = site.parent.parent
+    outside = [p for p in root.rglob("*evil*") if not p.resolve().is_relative_to(site)]
+    assert outside == []
+    inside = [p.relative_to(site).as_posix() for p in site.rglob("*evil*")]
+    assert f"methods/evil-{slug(TRAVERSAL_NAME)[-10:]}.html" in inside
+    rows = _page(hostile_site).rows(f"{TASK}-results")
+    (row,) = [r for r in rows if r["Method"]["text"] == TRAVERSAL_NAME]
+    assert row["Method"]["href"] == f"methods/{slug(TRAVERSAL_NAME)}.html"
+
+
+def test_a_tampered_record_is_listed_as_rejected_and_not_ranked(
+    hostile_site: SiteReport,
+) -> None:
+    (rejected,) = hostile_site.rejected
+    assert rejected.path.parent.name == "tampered"
+    page = _page(hostile_site)
+    (row,) = page.rows("rejected")
+    assert row["Record"]["text"] == "records/tampered/result.json"
+    assert "metrics.all.energy_mae_mev_per_atom: stored 12.5" in row["Problems"]["text"]
+    assert str(rejected.path.parent.parent) not in row["Problems"]["text"]  # no local folders
+    methods = {r["Method"]["text"] for r in page.rows(f"{TASK}-results")}
+    assert TAMPERED_NAME not in methods and XSS_NAME in methods
+    assert not (hostile_site.out / "methods" / f"{TAMPERED_NAME}.html").exists()
+    rejected_json = json.loads((hostile_site.out / "rejected.json").read_text())
+    assert rejected_json["rows"][0]["record"] == "records/tampered/result.json"
+
+
+def test_other_hyperparameters_make_another_entry_and_a_repeated_run_is_set_apart(
+    hostile_site: SiteReport,
+) -> None:
+    page = _page(hostile_site)
+    labels = {r["Method"]["text"] for r in page.rows(f"{TASK}-results")}
+    real = params_hash({"fallback": -5.0})[:8]
+    assert {f"composition-only [{real}]", "composition-only [ffffffff]"} <= labels
+    assert "composition-only" not in labels
+    (apart,) = page.rows(f"{TASK}-set-apart")
+    # one of the two identical runs is kept (the first path in sort order), the other set apart
+    copies = ("records/repeated/result.json", "composition-only/fraction-1/seed-0/result.json")
+    assert apart["Record"]["text"].endswith(copies)
+    assert apart["Reason"]["text"].startswith("repeats the run of ")
+    method = (hostile_site.out / "methods" / "composition-only.html").read_text()
+    assert method.count("does not match the hyperparameters shown") == 1
+    assert "set apart: repeats the run of" in method
+    assert (hostile_site.out / "badges" / TASK / "composition-only-ffffffff.svg").is_file()
+
+
+def test_a_rebuild_removes_only_the_files_of_the_last_build(
+    runs: tuple[Path, Path], hostile: Path, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    first = build_site([hostile / "traversal"], site)
+    (site / "notes.txt").write_text("mine")
+    second = build_site([hostile / "xss"], site)
+    assert {p for p in first.files if p not in second.files} == set(second.removed)
+    assert second.removed and not any(p.exists() for p in second.removed)
+    assert (site / "notes.txt").read_text() == "mine"
+    assert sorted(p for p in site.rglob("*") if p.is_file()) == sorted(
+        [*second.files, site / MANIFEST, site / "notes.txt"]
+    )
+
+
+def test_templates_never_mark_data_safe() -> None:
+    for path in templates_dir().glob("*.j2"):
+        text = path.read_text()
+        assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text, path
+
+
+def test_the_leaderboard_imports_no_heavy_library() -> None:
+    probe = (
+        "import sys, mfbench.leaderboard; "
+        "print(sorted(m for m in ('torch', 'chgnet') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------- units
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("finetune-refit-atomref", "finetune-refit-atomref"),
+        ("../../evil", "evil-"),
+        ("..", ""),
+        ("Scratch", "scratch-"),
+        ("a/b\\c", "a-b-c-"),
+    ],
+)
+def test_slug_is_a_plain_file_name(name: str, expected: str) -> None:
+    result = slug(name)
+    assert re.fullmatch(r"[a-z0-9][a-z0-9._-]*", result)
+    assert "/" not in result and ".." not in result and not result.startswith(".")
+    assert result.startswith(expected)
+    if result != name:
+        assert result.endswith(hashlib.sha256(name.encode()).hexdigest()[:10])
+
+
+def test_only_http_urls_become_links() -> None:
+    assert http_url("https://example.org/x?a=1") == "https://example.org/x?a=1"
+    assert http_url("HTTP://example.org") == "HTTP://example.org"
+    for value in (
+        "javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:alert(1)",
+        "java\tscript:alert(1)", "data:text/html,x", "//evil.org", "/relative",
+        "https://", "https://a b", 'https://a"onmouseover=x', "https://x\n.org", 42, None,
+    ):  # fmt: skip
+        assert http_url(value) is None, value
+
+
+def test_site_path_refuses_to_leave_the_site(tmp_path: Path) -> None:
+    assert site_path(tmp_path, "methods/a.html") == (tmp_path / "methods" / "a.html").resolve()
+    for bad in ("../x", "a/../../x", "/etc/passwd", "a//b", "", "."):
+        with pytest.raises(ValueError):
+            site_path(tmp_path, bad)
+    (tmp_path / "link").symlink_to(tmp_path.parent)
+    with pytest.raises(ValueError, match="outside"):
+        site_path(tmp_path, "link/x")
+
+
+def test_display_text_and_csv_cells() -> None:
+    assert display_text("a\x00b\x1b\u202ec\td") == "a\ufffdb\ufffd\ufffdc d"
+    assert display_text("abcdef", limit=4) == "abc…"
+    assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and csv_cell("-x") == "'-x"
+    assert csv_cell(-1.5) == -1.5 and csv_cell("plain") == "plain"
+
+
+def test_inline_svg_refuses_active_content() -> None:
+    svg = '<svg xmlns="http://www.w3.org/2000/svg">{}</svg>'
+    for body in (
+        "<script>alert(1)</script>",
+        '<rect onload="alert(1)"/>',
+        '<use href="https://evil.org/x.svg#a"/>',
+        '<rect style="fill: url(https://evil.org/x)"/>',
+        '<rect fill="url(https://evil.org/x)"/>',
+        '<rect fill="url(#elsewhere)"/>',
+        '<foreignObject><div xmlns="http://www.w3.org/1999/xhtml">x</div></foreignObject>',
+    ):
+        with pytest.raises(UnsafeSvgError):
+            inline_svg(svg.format(body), "p1")
+    kept = inline_svg(
+        svg.format('<!-- <script> --><defs><clipPath id="c"/></defs><g clip-path="url(#c)"/>'),
+        "p1",
+    )
+    assert 'id="p1-c"' in kept and "url(#p1-c)" in kept and "<!--" not in kept
+
+
+def test_badge_escapes_its_text() -> None:
+    text = badge("mfbench", XSS_NAME + " & \x00", title='"><script>')
+    root = ET.fromstring(text)
+    assert XSS_NAME in "".join(root.itertext())
+    assert "<script" not in text
+
+
+# ----------------------------------------------------------------------------- in a browser
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="Debian chromium and chromium-driver are not installed (.ci/run installs them)",
+)
+def test_the_index_in_headless_chromium(clean_site: SiteReport, tmp_path: Path) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,2000"):
+        options.add_argument(argument)
+    index = clean_site.out / "index.html"
+    with webdriver.Chrome(options=options, service=Service(CHROMEDRIVER)) as browser:
+        browser.get(index.as_uri())
+        table = browser.find_element(By.CSS_SELECTOR, f"table#{TASK}-results")
+        rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        # two entries (composition-only, seeded-composition) at three fractions
+        assert len(rows) == 6
+        assert {r.find_elements(By.TAG_NAME, "td")[1].text for r in rows} == {
+            "composition-only", "seeded-composition"
+        }  # fmt: skip
+
+        def column(header: str) -> list[float]:
+            k = [h.text for h in table.find_elements(By.CSS_SELECTOR, "thead th")].index(header)
+            return [
+                float(r.find_elements(By.TAG_NAME, "td")[k].get_attribute("data-sort"))
+                for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+            ]
+
+        energy = "E MAE (meV/atom)"
+        button = table.find_element(By.XPATH, f".//thead//button[contains(., '{energy}')]")
+        button.click()
+        ascending = column(energy)
+        assert ascending == sorted(ascending) and ascending != column("Fraction")[::-1]
+        button.click()
+        assert column(energy) == sorted(ascending, reverse=True)
+
+        plots = browser.find_elements(By.CSS_SELECTOR, "svg")
+        assert len(plots) >= 2 and all(p.size["width"] > 100 for p in plots[:2])
+        links = [
+            a.get_attribute("href")
+            for a in browser.find_elements(By.CSS_SELECTOR, "a[href$='.csv'], a[href$='.json']")
+        ]
+        assert links
+        for link in links:
+            browser.get(link)
+            assert browser.find_element(By.TAG_NAME, "body").text.strip(), link
+        browser.get(index.as_uri())
+        assert browser.save_screenshot(str(tmp_path / "index.png"))
