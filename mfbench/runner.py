@@ -5,9 +5,11 @@ A run folder ``<out>/<task>/v<version>/<method>/fraction-<f>/seed-<s>/`` holds
 ``predictions.npz`` (its sha256 is in the record) and the saved ``model/``. While a run is
 unfinished, ``checkpoints/`` holds what methods that resume wrote (the trained baselines write
 one per epoch): a killed run started again with the same arguments continues from there, and
-the folder is removed once the result is written. A folder with a valid result for the same
-hyperparameters is skipped unless ``force`` is set; one for other hyperparameters is an error
-(choose another ``out`` or ``force``). Metrics are computed by mfbench from the predictions.
+the folder is removed once the result is written. Runs given hyperparameters
+(``params``) live under ``<method>@<first 8 hex of the params hash>``. A folder with a valid
+result for the same hyperparameters is skipped unless ``force`` is set; one for other
+hyperparameters (e.g. written before a method's defaults changed) is an error (choose another
+``out`` or ``force``). Metrics are computed by mfbench from the predictions.
 """
 
 from __future__ import annotations
@@ -124,9 +126,10 @@ def run(
         )
     method_class = get_method(method_spec)
     method: Method = method_class(**(params or {}))
-    folder = run_folder(
-        out, task_name, data.task.version, method_class.name or method_spec, fraction, seed
-    )
+    entry = method_class.name or method_spec
+    if params:  # runs with other hyperparameters than the defaults get their own folder
+        entry = f"{entry}@{params_hash(method.get_params())[:8]}"
+    folder = run_folder(out, task_name, data.task.version, entry, fraction, seed)
     result_path = folder / "result.json"
     if result_path.is_file() and not force:
         record = json.loads(result_path.read_text())

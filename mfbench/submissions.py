@@ -295,14 +295,35 @@ def _declared_data_reasons(task: Task, declared: Sequence[Mapping[str, Any]]) ->
                 yield f"{where}: task {task.task} grants {fidelity} labels of {own} ({scope} only)"
 
 
+def target_trained_checkpoint(name: str, target_fidelity: str) -> str | None:
+    """What the checkpoint called ``name`` saw of ``target_fidelity`` labels, or None.
+
+    The one rule for recognising a checkpoint trained on target-fidelity labels beyond any
+    training fraction: ``name`` matches a key of :data:`TARGET_TRAINED_CHECKPOINTS`
+    ``[target_fidelity]``, compared case-insensitively (``casefold``). Used by
+    :func:`check_compliance` and by the leaderboard, which checks every string
+    hyperparameter of a record.
+
+    Args:
+        name: a checkpoint name, e.g. ``"r2scan"`` or ``"chgnet-0.3.0"``.
+        target_fidelity: the task's ``target_fidelity``, e.g. ``"r2scan"``.
+
+    Returns:
+        E.g. ``"CHGNet's released r2scan model, trained on all of MP-r2SCAN"`` for ``"R2SCAN"``
+        and ``"r2scan"``; None for a name not known to be target-trained.
+    """
+    known = TARGET_TRAINED_CHECKPOINTS.get(target_fidelity, {})
+    return {key.casefold(): seen for key, seen in known.items()}.get(name.casefold())
+
+
 def _checkpoint_reasons(task: Task, checkpoint: Mapping[str, Any] | None) -> Iterable[str]:
     if not checkpoint:
         return
-    known = TARGET_TRAINED_CHECKPOINTS.get(task.target_fidelity, {})
     name = str(checkpoint["name"])
-    if name.casefold() in known:
+    seen = target_trained_checkpoint(name, task.target_fidelity)
+    if seen is not None:
         yield (
-            f"starting_checkpoint {name!r}: {known[name.casefold()]}, so it has seen "
+            f"starting_checkpoint {name!r}: {seen}, so it has seen "
             f"{task.target_fidelity} labels beyond the training fraction of task {task.task}"
         )
 

@@ -3,7 +3,8 @@
 Real runs of cheap composition-only methods on ``surrogate-r2scan`` (3 fractions, 2 methods,
 seeds 0-1 of the seeded one) are made once for the module. Hostile records are copies of real
 runs whose method name or hyperparameters were edited (validation recomputes metrics, not
-names, so they stay valid) and one copy whose metric was tampered with (rejected).
+names, so they stay valid), one copy whose metric was tampered with (rejected) and one that
+names chgnet's shipped r2scan checkpoint in its hyperparameters (valid, but non-compliant).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ import pytest
 
 from mfbench.leaderboard import SiteReport, build_site
 from mfbench.leaderboard.build import MANIFEST, templates_dir
+from mfbench.leaderboard.compliance import non_compliance
 from mfbench.leaderboard.safety import csv_cell, display_text, http_url, site_path, slug
 from mfbench.leaderboard.svg import UnsafeSvgError, badge, inline_svg
 from mfbench.leaderboard.tables import format_number
 from mfbench.results import comparable, records_frame, summarize, validate_records
 from mfbench.runner import params_hash
+from mfbench.submissions import TARGET_TRAINED_CHECKPOINTS, target_trained_checkpoint
 
 from .test_results import SEEDED
 from .test_runner import SPEC as COMPOSITION_ONLY
@@ -40,6 +43,8 @@ SEEDS = (0, 1)
 XSS_NAME = "<script>alert(1)</script>"
 TRAVERSAL_NAME = "../../evil"
 TAMPERED_NAME = "tampered-method"
+#: The label of the hostile copy that starts from chgnet's shipped r2scan model.
+R2SCAN_LABEL = "composition-only [base_model=r2scan]"
 METRICS = {
     "E MAE (meV/atom)": "energy_mae_mev_per_atom",
     "F MAE (meV/Å)": "force_mae_mev_per_a",
@@ -69,10 +74,14 @@ def _home(module_home: Path) -> None:
     """Every test of this module uses the home where :data:`RUNS` ran."""
 
 
+def _source_run(out: Path) -> Path:
+    """The folder of composition-only's fraction-1 seed-0 run."""
+    return out / TASK / "v1" / "composition-only" / "fraction-1" / "seed-0"
+
+
 def _copy_run(out: Path, dest: Path, edits: dict[str, Any]) -> Path:
     """A copy of composition-only's fraction-1 seed-0 run with record fields overwritten."""
-    source = out / TASK / "v1" / "composition-only" / "fraction-1" / "seed-0"
-    shutil.copytree(source, dest)
+    shutil.copytree(_source_run(out), dest)
     path = dest / "result.json"
     record = json.loads(path.read_text())
     for dotted, value in edits.items():
@@ -88,7 +97,8 @@ def _copy_run(out: Path, dest: Path, edits: dict[str, Any]) -> Path:
 @pytest.fixture(scope="module")
 def hostile(runs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Edited copies of a real run: two hostile names, one tampered metric, one run with other
-    hyperparameters (another entry of the same name) and one unedited copy (a repeated run)."""
+    hyperparameters (another entry of the same name), one unedited copy (a repeated run) and
+    one that names chgnet's shipped r2scan model as its ``base_model`` (non-compliant)."""
     out, folder = runs[1], tmp_path_factory.mktemp("hostile") / "records"
     params = {
         "fallback": -5.0,
@@ -105,6 +115,13 @@ def hostile(runs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -
     )
     _copy_run(out, folder / "variant", {"method.params_hash": "f" * 64})
     _copy_run(out, folder / "repeated", {})
+    source = json.loads((_source_run(out) / "result.json").read_text())
+    r2scan = {**source["method"]["params"], "base_model": "r2scan"}
+    _copy_run(
+        out,
+        folder / "r2scan-start",
+        {"method.params": r2scan, "method.params_hash": params_hash(r2scan)},
+    )
     return folder
 
 
@@ -370,10 +387,17 @@ def test_hostile_records_still_validate(hostile: Path) -> None:
     reports = {r.path.parent.name: r for r in validate_records([hostile])}
     assert reports["xss"].ok and reports["traversal"].ok
     assert not reports["tampered"].ok
+    # hyperparameters are not checked against the predictions: the copy that names the
+    # r2scan checkpoint is valid, and its params_hash agrees with its params
+    assert reports["r2scan-start"].ok, reports["r2scan-start"].problems
+    method = reports["r2scan-start"].record["method"]
+    assert method["params"]["base_model"] == "r2scan"
+    assert method["params_hash"] == params_hash(method["params"])
 
 
 def test_hostile_names_and_urls_are_inert(hostile_site: SiteReport) -> None:
-    assert (hostile_site.n_accepted, hostile_site.n_ranked) == (13, 12)
+    assert (hostile_site.n_accepted, hostile_site.n_ranked) == (14, 12)
+    assert hostile_site.n_reference == 1
     pages = {
         p.relative_to(hostile_site.out).as_posix(): p.read_text()
         for p in hostile_site.files
@@ -461,6 +485,91 @@ def test_other_hyperparameters_make_another_entry_and_a_repeated_run_is_set_apar
     assert method.count("does not match the hyperparameters shown") == 1
     assert "set apart: repeats the run of" in method
     assert (hostile_site.out / "badges" / TASK / "composition-only-ffffffff.svg").is_file()
+
+
+def test_a_run_from_the_shipped_r2scan_model_is_a_reference_row_not_ranked(
+    runs: tuple[Path, Path], hostile_site: SiteReport
+) -> None:
+    page = _page(hostile_site)
+    ranked = [r["Method"]["text"] for r in page.rows(f"{TASK}-results")]
+    summary = [r["Method"]["text"] for r in page.rows(f"{TASK}-summary")]
+    scaling = [r["Method"]["text"] for r in page.rows(f"{TASK}-scaling")]
+    assert ranked and summary and scaling
+    assert all("r2scan" not in label for label in ranked + summary + scaling)
+    index = (hostile_site.out / "index.html").read_text()
+    svgs = "".join(re.findall(r"<svg\b.*?</svg>", index, flags=re.S))
+    assert "composition-only [ffffffff]" in svgs and "base_model" not in svgs
+    assert "<h3>Reference rows (not ranked: non-compliant)</h3>" in index
+
+    (row,) = page.rows(f"{TASK}-reference")
+    assert row["Method"]["text"] == R2SCAN_LABEL
+    assert row["Method"]["href"] == "methods/composition-only.html"
+    assert "Rank" not in row
+    assert (float(row["Fraction"]["sort"]), row["Seeds"]["text"]) == (1.0, "1")
+    reason = row["Reason"]["text"]
+    assert reason.startswith("method.params.base_model is 'r2scan': ")
+    assert TARGET_TRAINED_CHECKPOINTS["r2scan"]["r2scan"] in reason
+    assert f"r2scan labels beyond its training fraction of task {TASK}" in reason
+    # its metrics are those of the run it copies, the fraction-1 run of composition-only
+    stored = json.loads((_source_run(runs[1]) / "result.json").read_text())["metrics"]["all"]
+    for header, column in METRICS.items():
+        assert float(row[header]["sort"]) == stored[column]
+        assert row[header]["text"] == format_number(stored[column])
+
+    stem = hostile_site.out / "tasks" / f"{TASK}.reference"
+    (from_csv,) = csv.DictReader(Path(f"{stem}.csv").read_text().splitlines())
+    (from_json,) = json.loads(Path(f"{stem}.json").read_text())["rows"]
+    assert from_csv["method"] == from_json["method"] == R2SCAN_LABEL
+    assert from_csv["reason"] == from_json["reason"] == reason
+    assert "rank" not in from_json
+    for column in METRICS.values():
+        assert float(from_csv[f"{column}_mean"]) == from_json[f"{column}_mean"] == stored[column]
+    assert f"tasks/{TASK}.reference.csv" in page.links
+    for name in ("results", "summary", "scaling"):
+        download = (hostile_site.out / "tasks" / f"{TASK}.{name}.csv").read_text()
+        assert "r2scan" not in download, name
+
+    # the method page lists it, marked; it gets no badge
+    method = (hostile_site.out / "methods" / "composition-only.html").read_text()
+    assert f"<h2>{R2SCAN_LABEL}</h2>" in method
+    assert "non-compliant, not ranked" in method
+    (run,) = [r for r in _Page(method).rows("runs") if r["Method"]["text"] == R2SCAN_LABEL]
+    assert run["Status"]["text"] == f"not ranked (non-compliant): {reason}"
+    badges = {p.name for p in (hostile_site.out / "badges" / TASK).iterdir()}
+    assert len(badges) == len(set(ranked))  # one per ranked entry
+    r2scan_hash = params_hash({"fallback": -5.0, "base_model": "r2scan"})
+    assert f"composition-only-{r2scan_hash[:8]}.svg" not in badges
+
+
+@pytest.mark.parametrize(
+    ("params", "tag"),
+    [
+        ({"base_model": "r2scan", "batch_size": 32}, "base_model=r2scan"),
+        ({"model": "R2SCAN"}, "model=R2SCAN"),
+        (
+            {"stages": [{"lr": 1e-3}, {"checkpoint": "CHGNet-r2SCAN"}]},
+            "stages[1].checkpoint=CHGNet-r2SCAN",
+        ),
+        ({"base_model": "0.3.0", "note": "r2scan-like", "fidelity": 2}, None),
+        ({}, None),
+    ],
+)
+def test_non_compliance_finds_a_target_trained_checkpoint_in_any_string_param(
+    params: dict[str, Any], tag: str | None
+) -> None:
+    record = {
+        "task": {"name": TASK, "target_fidelity": "r2scan"},
+        "method": {"name": "m", "params": params},
+    }
+    flag = non_compliance(record)
+    assert (flag.tag if flag else None) == tag
+    if flag:
+        assert flag.reason.startswith(f"method.params.{tag.split('=')[0]} is ")
+    # the rule is the one of submissions.py, per target fidelity
+    other = {**record, "task": {"name": TASK, "target_fidelity": "hse"}}
+    assert non_compliance(other) is None
+    assert target_trained_checkpoint("Chgnet-R2scan", "r2scan") is not None
+    assert target_trained_checkpoint("chgnet-0.3.0", "r2scan") is None
 
 
 def test_a_rebuild_removes_only_the_files_of_the_last_build(

@@ -129,14 +129,27 @@ def test_evaluate_a_saved_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert evaluated["metrics"] == record["metrics"]
 
 
-def test_a_result_for_other_hyperparameters_is_not_reused(tmp_path: Path) -> None:
-    run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, progress=False)
-    with pytest.raises(FileExistsError, match="other hyperparameters"):
-        run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, params={"fallback": -4.0})
-    rerun = run(
-        "surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, params={"fallback": -4.0}, force=True
+def test_runs_with_other_hyperparameters_get_their_own_folder(tmp_path: Path) -> None:
+    default = run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, progress=False)
+    other = run(
+        "surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, params={"fallback": -4.0}, progress=False
     )
-    assert rerun["method"]["params"] == {"fallback": -4.0}
+    tag = other["method"]["params_hash"][:8]
+    runs = tmp_path / "surrogate-r2scan" / "v1"
+    assert (runs / "composition-only" / "fraction-0.25" / "seed-0" / "result.json").is_file()
+    assert (runs / f"composition-only@{tag}" / "fraction-0.25" / "seed-0" / "result.json").is_file()
+    assert default["method"]["params"] != other["method"]["params"]
+
+
+def test_a_result_for_other_hyperparameters_is_not_reused(tmp_path: Path) -> None:
+    # e.g. a folder of default-parameter runs written before the method's defaults changed
+    run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, progress=False)
+    path = next(tmp_path.rglob("result.json"))
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "method": {**record["method"], "params_hash": "0" * 64}}))
+    with pytest.raises(FileExistsError, match="other hyperparameters"):
+        run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path)
+    assert run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, force=True, progress=False)
 
 
 def test_checkpoints_are_noted_and_removed_once_the_result_is_written(tmp_path: Path) -> None:

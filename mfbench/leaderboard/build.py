@@ -3,7 +3,8 @@
 The site is a folder of plain files that works from ``file://`` with no network:
 
 - ``index.html``: one section per task: the ranked table of methods × fractions, the
-  paper-style summary at the largest fraction, the scaling plots (inline SVG) and fits, the
+  paper-style summary at the largest fraction, the non-compliant runs as unranked reference
+  rows (:mod:`mfbench.leaderboard.compliance`), the scaling plots (inline SVG) and fits, the
   runs set apart; then the rejected records with their problems;
 - ``tasks/<task>.html`` and ``methods/<method>.html``: details and provenance;
 - next to them, a ``.csv`` and a ``.json`` of every table shown; ``rejected.csv/json``;
@@ -65,7 +66,9 @@ class SiteReport:
         rejected: reports of the records left out, each with its problems.
         n_records: record files found.
         n_accepted: records shown (valid).
-        n_ranked: runs compared in the tables (valid and comparable).
+        n_ranked: runs compared in the tables (valid, comparable and compliant).
+        n_reference: valid, comparable runs shown as reference rows, not ranked, because
+            they broke the data rules.
     """
 
     out: Path
@@ -76,13 +79,15 @@ class SiteReport:
     n_records: int
     n_accepted: int
     n_ranked: int
+    n_reference: int = 0
 
     def summary(self) -> str:
         """A few lines for the command line."""
         lines = [
             f"{self.out}: {len(self.pages)} page(s), {len(self.files)} file(s); "
             f"{self.n_accepted} of {self.n_records} record(s) valid, {self.n_ranked} run(s) "
-            f"ranked, {len(self.rejected)} rejected"
+            f"ranked, {self.n_reference} not ranked (non-compliant), "
+            f"{len(self.rejected)} rejected"
         ]
         if self.removed:
             lines.append(f"removed {len(self.removed)} file(s) of an earlier build")
@@ -121,6 +126,7 @@ def build_site(results: Sequence[Path], out: Path, *, templates: Path | None = N
         n_records=content.n_records,
         n_accepted=content.n_accepted,
         n_ranked=content.n_ranked,
+        n_reference=content.n_reference,
     )
     logger.info("%s", report.summary().splitlines()[0])
     return report
@@ -206,7 +212,8 @@ def _tables(content: SiteContent) -> list[Table]:
     """Every table the pages show."""
     tables: list[Table] = []
     for task in content.tasks:
-        tables += [t for t in (task.results, task.summary, task.scaling, task.set_apart) if t]
+        shown = (task.results, task.summary, task.reference, task.scaling, task.set_apart)
+        tables += [t for t in shown if t]
         tables += task.details
     for method in content.methods:
         tables += [variant.params for variant in method.variants]

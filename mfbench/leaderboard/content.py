@@ -3,7 +3,8 @@
 Pure data: no HTML and no file is written here (see :mod:`mfbench.leaderboard.build`). Only
 records that :func:`mfbench.results.validate_records` accepted enter; among them only runs that
 :func:`mfbench.results.comparable` keeps are summarised and ranked, the others are listed with
-the reason they are set apart.
+the reason they are set apart. Comparable runs that broke the data rules
+(:mod:`mfbench.leaderboard.compliance`) are summarised as reference rows, never ranked.
 
 A leaderboard *entry* is a method name with one set of hyperparameters (``params_hash``): runs
 of one name with other hyperparameters are separate entries, labelled ``name [hash prefix]``.
@@ -13,11 +14,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from mfbench.leaderboard.compliance import NonCompliance, non_compliance
 from mfbench.leaderboard.method_content import badges_by_method, method_content
 from mfbench.leaderboard.model import HASH_SHOWN, Entry, Runs, SiteContent
 from mfbench.leaderboard.safety import slug
@@ -53,10 +55,22 @@ def build_content(reports: Sequence[ValidationReport], roots: Sequence[Path]) ->
         kept, apart = comparable(frame)
         kept, duplicates = _set_apart_duplicates(kept, [shown.path(r.path) for r in accepted])
         apart = pd.concat([apart, duplicates]).sort_index() if len(duplicates) else apart
+        flags = {i: flag for i, r in enumerate(records) if (flag := non_compliance(r))}
+        kept, reference = _split_non_compliant(kept, flags)
     else:
-        frame = kept = apart = pd.DataFrame()
+        frame = kept = apart = reference = pd.DataFrame()
+        flags = {}
     paths = [shown.path(r.path) for r in accepted]
-    runs = Runs(frame, kept, apart, records, paths, _entries(frame))
+    runs = Runs(
+        frame,
+        kept,
+        apart,
+        reference,
+        {i: flag.reason for i, flag in flags.items()},
+        records,
+        paths,
+        _entries(frame, _tags(frame, flags)),
+    )
     tasks = [
         task_content(str(task), runs)
         for task in (sorted(frame["task"].unique()) if len(frame) else [])
@@ -74,6 +88,7 @@ def build_content(reports: Sequence[ValidationReport], roots: Sequence[Path]) ->
         n_records=len(reports),
         n_accepted=len(accepted),
         n_ranked=len(kept),
+        n_reference=len(reference),
         generator=f"mfbench {__version__}",
     )
 
@@ -157,24 +172,64 @@ def _set_apart_duplicates(
     return kept.drop(index=list(reasons)), duplicates
 
 
-def _entries(frame: pd.DataFrame) -> dict[tuple[str, str], Entry]:
-    """Every (name, params_hash) of the accepted runs, labelled."""
+def _split_non_compliant(
+    kept: pd.DataFrame, flags: Mapping[int, NonCompliance]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split ``kept`` by compliance.
+
+    Returns:
+        ``(ranked, reference)``: the rows without a flag in ``flags`` (by row), and those
+        with one, with a ``reason`` column.
+    """
+    flagged = [i for i in kept.index if i in flags]
+    reference = kept.loc[flagged].assign(reason=[flags[i].reason for i in flagged])
+    if flagged:
+        logger.info("%d non-compliant run(s) shown as reference rows, not ranked", len(flagged))
+    return kept.drop(index=flagged), reference
+
+
+def _tags(frame: pd.DataFrame, flags: Mapping[int, NonCompliance]) -> dict[tuple[str, str], str]:
+    """The tag of each non-compliant entry (the first in sort order when its runs differ)."""
+    tags: dict[tuple[str, str], str] = {}
+    for i, flag in flags.items():
+        key = (str(frame.at[i, "method"]), str(frame.at[i, "params_hash"]))
+        tags[key] = min(tags.get(key, flag.tag), flag.tag)
+    return tags
+
+
+def _entries(
+    frame: pd.DataFrame, tags: Mapping[tuple[str, str], str]
+) -> dict[tuple[str, str], Entry]:
+    """Every (name, params_hash) of the accepted runs, labelled.
+
+    ``tags`` holds the non-compliant entries' tags (:func:`_tags`): they are labelled
+    ``name [tag]`` and do not count among the name's variants, so that a name with one
+    compliant entry keeps its plain label.
+    """
     if not len(frame):
         return {}
     pairs = sorted(
         {(str(m), str(h)) for m, h in zip(frame["method"], frame["params_hash"], strict=True)}
     )
-    variants = Counter(name for name, _ in pairs)
+    variants = Counter(name for name, hash_ in pairs if (name, hash_) not in tags)
+    tagged = Counter((name, tags[name, hash_]) for name, hash_ in pairs if (name, hash_) in tags)
     # slugs of different names can only meet when a name imitates another's hash suffix
     method_slugs: set[str] = set()
-    slug_of = {name: _unique(slug(name), method_slugs, "-{}") for name in sorted(variants)}
+    names = sorted({name for name, _ in pairs})
+    slug_of = {name: _unique(slug(name), method_slugs, "-{}") for name in names}
     entries = {}
     labels: set[str] = set()
     slugs: set[str] = set()
     for name, hash_ in pairs:
-        several = variants[name] > 1
-        label = f"{name} [{hash_[:HASH_SHOWN]}]" if several else name
-        entry_slug = f"{slug_of[name]}-{slug(hash_[:HASH_SHOWN])}" if several else slug_of[name]
+        tag = tags.get((name, hash_))
+        short = hash_[:HASH_SHOWN]
+        if tag is None:
+            several = variants[name] > 1
+            label = f"{name} [{short}]" if several else name
+            entry_slug = f"{slug_of[name]}-{slug(short)}" if several else slug_of[name]
+        else:
+            label = f"{name} [{tag}]" if tagged[name, tag] == 1 else f"{name} [{tag}, {short}]"
+            entry_slug = f"{slug_of[name]}-{slug(short)}"
         if label in labels:  # only when untrusted names and hashes imitate each other
             label = f"{name} [{hash_}]"
         label = _unique(label, labels, " ({})")

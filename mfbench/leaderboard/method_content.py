@@ -96,14 +96,17 @@ def method_content(
     baseline = bool(mine) and all(
         citations.is_baseline(name, str(r["method"].get("class")), baselines) for r in mine
     )
-    variants = [
-        _variant(
-            entries[name, hash_],
-            [records[i] for i in indices if frame.at[i, "params_hash"] == hash_],
-        )
-        for hash_ in sorted({str(frame.at[i, "params_hash"]) for i in indices})
-    ]
-    reasons = {int(i): str(r) for i, r in apart["reason"].items()} if len(apart) else {}
+    variants = []
+    for hash_ in sorted({str(frame.at[i, "params_hash"]) for i in indices}):
+        rows = [i for i in indices if frame.at[i, "params_hash"] == hash_]
+        flags = sorted({runs.non_compliant[i] for i in rows if i in runs.non_compliant})
+        variants.append(_variant(entries[name, hash_], [records[i] for i in rows], flags))
+    statuses = {
+        int(i): f"not ranked (non-compliant): {runs.non_compliant[int(i)]}"
+        for i in runs.reference.index
+    }
+    if len(apart):
+        statuses.update((int(i), f"set apart: {r}") for i, r in apart["reason"].items())
     task_pages = {t.name: t for t in tasks}
     bibtex, note = citations.method_bibtex(name, baseline)
     return MethodContent(
@@ -112,7 +115,7 @@ def method_content(
         page=f"methods/{method_slug}.html",
         baseline=baseline,
         variants=variants,
-        runs=_runs_table(name, method_slug, indices, runs, reasons, task_pages),
+        runs=_runs_table(name, method_slug, indices, runs, statuses, task_pages),
         provenance=_provenance_tables(method_slug, mine),
         bibtex=bibtex,
         bib_path=f"methods/{method_slug}.bib",
@@ -121,7 +124,7 @@ def method_content(
     )
 
 
-def _variant(entry: Entry, records: list[dict[str, Any]]) -> Variant:
+def _variant(entry: Entry, records: list[dict[str, Any]], non_compliant: list[str]) -> Variant:
     first = records[0]["method"]
     params = first.get("params") if isinstance(first.get("params"), dict) else {}
     matches = all(
@@ -135,6 +138,7 @@ def _variant(entry: Entry, records: list[dict[str, Any]]) -> Variant:
         class_path=str(first.get("class", "")),
         spec=str(first.get("spec", "")),
         hash_matches=matches,
+        non_compliant=non_compliant,
         params=_params_table(entry, params),
         device_hours=math.fsum(
             float(h)
@@ -192,10 +196,13 @@ def _runs_table(
     method_slug: str,
     indices: list[int],
     runs: Runs,
-    reasons: dict[int, str],
+    statuses: dict[int, str],
     tasks: dict[str, TaskContent],
 ) -> Table:
-    """Every valid run of a method name: ``indices`` are its rows of ``runs.frame``."""
+    """Every valid run of a method name: ``indices`` are its rows of ``runs.frame``.
+
+    A run without a status in ``statuses`` (by row) is ranked.
+    """
     frame = runs.frame
     order = sorted(
         indices,
@@ -211,7 +218,7 @@ def _runs_table(
         run, record = frame.loc[i], runs.records[i]
         entry = runs.entries[name, str(run["params_hash"])]
         task = tasks.get(str(run["task"]))
-        status = f"set apart: {reasons[i]}" if i in reasons else "ranked"
+        status = statuses.get(i, "ranked")
         commit = record_value(record, ("environment", "git_commit"))
         rows.append(
             [

@@ -78,7 +78,11 @@ class Entry:
     Attributes:
         name: the method's name (or its spec when it has none); untrusted text.
         params_hash: sha256 of its hyperparameters, as the records state it.
-        label: ``name``, or ``name [hash prefix]`` when the name has several entries.
+        label: ``name``, or ``name [hash prefix]`` when the name has several compliant
+            entries; a non-compliant entry is ``name [tag]`` (e.g.
+            ``gga-floor [base_model=r2scan]``, see
+            :class:`mfbench.leaderboard.compliance.NonCompliance`), with the hash prefix
+            added when the name has several entries of one tag.
         slug: file-name stem of the entry (badges, hyperparameter downloads), unique.
         method_slug: file-name stem of the method name, unique among names.
         page: site-relative path of the method's page (one page per name).
@@ -139,8 +143,10 @@ class TaskContent:
     definition: Task | None
     n_accepted: int
     n_ranked: int
+    n_reference: int
     results: Table | None
     summary: Table | None
+    reference: Table | None
     scaling: Table | None
     plots: list[Plot]
     plot_note: str
@@ -150,12 +156,17 @@ class TaskContent:
 
 @dataclass
 class Variant:
-    """One entry of a method's page: its hyperparameters and what its runs cost."""
+    """One entry of a method's page: its hyperparameters and what its runs cost.
+
+    ``non_compliant`` holds the reasons its runs are not ranked (see
+    :mod:`mfbench.leaderboard.compliance`); empty for a compliant entry.
+    """
 
     entry: Entry
     class_path: str
     spec: str
     hash_matches: bool
+    non_compliant: list[str]
     params: Table
     device_hours: float
     n_runs: int
@@ -186,9 +197,14 @@ class Runs:
     Attributes:
         frame: :func:`mfbench.results.records_frame` of the accepted records (row ``i`` is
             ``records[i]``), with ``method`` and ``params_hash`` as text.
-        kept: the rows that are compared (:func:`mfbench.results.comparable`, repeated runs
-            removed).
-        apart: the other rows, with a ``reason`` column.
+        kept: the rows that are ranked: compared (:func:`mfbench.results.comparable`), not
+            repeated and compliant.
+        apart: the rows that are not comparable, or repeat another run, with a ``reason``
+            column.
+        reference: the comparable rows of non-compliant runs, with a ``reason`` column: shown
+            as reference rows, never ranked.
+        non_compliant: the reason of every non-compliant row of ``frame``, by row (see
+            :func:`mfbench.leaderboard.compliance.non_compliance`), whether comparable or not.
         records: the accepted records as parsed JSON.
         paths: each record's path as the site shows it (relative to its results folder).
         entries: every (name, params_hash) of ``frame``, labelled.
@@ -197,6 +213,8 @@ class Runs:
     frame: pd.DataFrame
     kept: pd.DataFrame
     apart: pd.DataFrame
+    reference: pd.DataFrame
+    non_compliant: dict[int, str]
     records: list[dict[str, Any]]
     paths: list[str]
     entries: dict[tuple[str, str], Entry]
@@ -213,5 +231,6 @@ class SiteContent:
     n_records: int
     n_accepted: int
     n_ranked: int
+    n_reference: int
     generator: str = ""
     suite_bib: str = field(default_factory=citations.suite_bibtex)

@@ -1,7 +1,10 @@
-"""A task's content: the ranked tables, scaling fits and plots, runs set apart, details.
+"""A task's content: ranked tables, reference rows, scaling fits and plots, details.
 
 The tables are built from :func:`mfbench.results.summarize` of the task's comparable runs
 (mean, standard deviation and 95 % bootstrap interval over seeds, per entry and fraction).
+Non-compliant runs (:mod:`mfbench.leaderboard.compliance`) are summarised the same way in a
+table of their own; they enter no rank, no summary at the largest fraction, no fit or plot.
+Runs that are not comparable are listed apart with the reason.
 """
 
 from __future__ import annotations
@@ -67,14 +70,11 @@ def task_content(task: str, runs: Runs) -> TaskContent:
     definition = _definition(task)
     rows = kept[kept["task"] == task] if len(kept) else kept
     metrics = _present(SUMMARY_METRICS, frame)
-    summary = summarize(rows, metrics=[m.column for m in metrics]) if len(rows) else pd.DataFrame()
-    if len(summary):
-        summary = summary.assign(
-            label=[
-                entries[m, h].label
-                for m, h in zip(summary["method"], summary["params_hash"], strict=True)
-            ]
-        )
+    summary = _labelled_summary(rows, metrics, entries)
+    reference_rows = runs.reference
+    if len(reference_rows):
+        reference_rows = reference_rows[reference_rows["task"] == task]
+    reference = _labelled_summary(reference_rows, metrics, entries)
     stem = f"tasks/{task_slug}"
     min_frames = float(definition.scaling_fit_min_frames if definition else 1000)
     scaling = _scaling_frames(summary, min_frames) if len(summary) else {}
@@ -88,10 +88,16 @@ def task_content(task: str, runs: Runs) -> TaskContent:
         definition=definition,
         n_accepted=len(task_indices),
         n_ranked=len(rows),
+        n_reference=len(reference_rows),
         results=_results_table(summary, entries, _present(TABLE_METRICS, frame), stem)
         if len(summary)
         else None,
         summary=_summary_table(summary, entries, metrics, stem) if len(summary) else None,
+        reference=_reference_table(
+            reference, reference_rows, entries, _present(TABLE_METRICS, frame), stem
+        )
+        if len(reference)
+        else None,
         scaling=_scaling_table(scaling, stem, min_frames) if scaling else None,
         plots=_plots(task, summary, scaling, min_frames) if len(summary) else [],
         plot_note=_plot_note(summary, min_frames),
@@ -99,6 +105,21 @@ def task_content(task: str, runs: Runs) -> TaskContent:
         if len(task_apart)
         else None,
         details=_task_details(task, definition, [runs.records[i] for i in task_indices], stem),
+    )
+
+
+def _labelled_summary(
+    rows: pd.DataFrame, metrics: Sequence[Metric], entries: dict[tuple[str, str], Entry]
+) -> pd.DataFrame:
+    """:func:`mfbench.results.summarize` of ``rows`` with each entry's ``label`` (empty: none)."""
+    if not len(rows):
+        return pd.DataFrame()
+    summary = summarize(rows, metrics=[m.column for m in metrics])
+    return summary.assign(
+        label=[
+            entries[m, h].label
+            for m, h in zip(summary["method"], summary["params_hash"], strict=True)
+        ]
     )
 
 
@@ -143,30 +164,38 @@ def _ranked(
     """Cells and download rows of summary rows that carry a ``rank`` column."""
     rows, records = [], []
     for _, row in frame.iterrows():
-        entry = entries[row["method"], row["params_hash"]]
-        seeds = seed_list(row["seeds"])
-        rows.append(
-            [
-                number_cell(int_or_none(row["rank"])),
-                text_cell(entry.label, href=entry.page),
-                *([fraction_cell(row["fraction"])] if show_fraction else []),
-                number_cell(int(row["n_train_frames"])),
-                number_cell(int(row["n_seeds"]), title=f"seeds {seeds}"),
-                *_metric_cells(row, metrics),
-            ]
-        )
-        records.append(
-            {
-                "rank": int_or_none(row["rank"]),
-                **entry_record(entry),
-                "fraction": float(row["fraction"]),
-                "n_train_frames": int(row["n_train_frames"]),
-                "n_seeds": int(row["n_seeds"]),
-                "seeds": seeds,
-                **{name: row.get(name) for name in _metric_fields(metrics)},
-            }
-        )
+        cells, record = _entry_row(row, entries, metrics, show_fraction)
+        rank = int_or_none(row["rank"])
+        rows.append([number_cell(rank), *cells])
+        records.append({"rank": rank, **record})
     return rows, records
+
+
+def _entry_row(
+    row: pd.Series,
+    entries: dict[tuple[str, str], Entry],
+    metrics: Sequence[Metric],
+    show_fraction: bool,
+) -> tuple[list[Cell], dict[str, Any]]:
+    """Cells (method, fraction, frames, seeds, metrics) and download fields of a summary row."""
+    entry = entries[row["method"], row["params_hash"]]
+    seeds = seed_list(row["seeds"])
+    cells = [
+        text_cell(entry.label, href=entry.page),
+        *([fraction_cell(row["fraction"])] if show_fraction else []),
+        number_cell(int(row["n_train_frames"])),
+        number_cell(int(row["n_seeds"]), title=f"seeds {seeds}"),
+        *_metric_cells(row, metrics),
+    ]
+    record = {
+        **entry_record(entry),
+        "fraction": float(row["fraction"]),
+        "n_train_frames": int(row["n_train_frames"]),
+        "n_seeds": int(row["n_seeds"]),
+        "seeds": seeds,
+        **{name: row.get(name) for name in _metric_fields(metrics)},
+    }
+    return cells, record
 
 
 def _results_table(
@@ -222,6 +251,58 @@ def _summary_table(
         records=records,
         download=f"{stem}.summary",
         note=note,
+    )
+
+
+#: Caption of the table of non-compliant runs.
+REFERENCE_CAPTION = "Reference rows (not ranked: non-compliant)"
+
+
+def _reference_table(
+    summary: pd.DataFrame,
+    runs: pd.DataFrame,
+    entries: dict[tuple[str, str], Entry],
+    metrics: Sequence[Metric],
+    stem: str,
+) -> Table:
+    """Non-compliant entries × fractions, like the results table but unranked, with the reason.
+
+    Args:
+        summary: :func:`_labelled_summary` of the task's non-compliant runs.
+        runs: those runs, with their ``reason`` column.
+        entries: every entry, by (name, params_hash).
+        metrics: the metric columns shown (those of the results table).
+        stem: the task's site path without suffix, e.g. ``"tasks/mp-r2scan"``.
+    """
+    reasons: dict[tuple[str, str, float], list[str]] = {}
+    for _, run in runs.iterrows():
+        key = (run["method"], run["params_hash"], float(run["fraction"]))
+        if run["reason"] not in reasons.setdefault(key, []):
+            reasons[key].append(run["reason"])
+    frame = summary.sort_values(
+        ["fraction", f"{ENERGY.column}_mean", "label"],
+        ascending=[False, True, True],
+        na_position="last",
+    )
+    rows, records = [], []
+    for _, row in frame.iterrows():
+        cells, record = _entry_row(row, entries, metrics, show_fraction=True)
+        reason = "; ".join(reasons[row["method"], row["params_hash"], float(row["fraction"])])
+        rows.append([*cells, text_cell(reason)])
+        records.append({**record, "reason": reason})
+    headers = ["Method", "Fraction", "Train frames", "Seeds"]
+    return Table(
+        key=f"{stem.rsplit('/', 1)[-1]}-reference",
+        caption=f"{REFERENCE_CAPTION}: mean over seeds (95 % bootstrap interval)",
+        headers=[*headers, *(m.header for m in metrics), "Reason"],
+        rows=rows,
+        fields=[*_RANKED_FIELDS[1:], *_metric_fields(metrics), "reason"],
+        records=records,
+        download=f"{stem}.reference",
+        note="These runs used target-fidelity knowledge beyond their training fraction (e.g. a "
+        "checkpoint trained on the task's target labels), so they are shown for reference only: "
+        "they take no rank and enter neither the summary at the largest fraction nor the "
+        "scaling fits and plots.",
     )
 
 
