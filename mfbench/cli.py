@@ -340,7 +340,7 @@ def cmd_results_validate(args: argparse.Namespace) -> int:
 
 def cmd_results_summarize(args: argparse.Namespace) -> int:
     from mfbench.results import comparable, records_frame, summarize, validate_records
-    from mfbench.results.scaling import scaling_table
+    from mfbench.results.scaling import scaling_table, transfer_gain_table
     from mfbench.tasks.definition import get_task
 
     reports = validate_records(args.paths)
@@ -352,6 +352,11 @@ def cmd_results_summarize(args: argparse.Namespace) -> int:
         raise MfbenchError(f"no valid result records under {', '.join(map(str, args.paths))}")
     kept, set_apart = comparable(records_frame(accepted))
     summary = summarize(kept, metrics=args.metric)
+    # one method name run with several hyperparameter sets: one entry each, named as its folder
+    variants = summary.groupby("method")["params_hash"].transform("nunique")
+    summary["method"] = summary["method"].where(
+        variants == 1, summary["method"] + "@" + summary["params_hash"].str[:8]
+    )
     columns = ["task", "method", "fraction", "n_train_frames", "n_seeds"] + [
         f"{m}_{stat}" for m in args.metric for stat in ("mean", "std", "ci_low", "ci_high")
     ]
@@ -368,6 +373,9 @@ def cmd_results_summarize(args: argparse.Namespace) -> int:
             table = scaling_table(curves, metric, min_frames=minimum)
             print(f"\nscaling of {metric} on {task} (power law fitted at ≥ {minimum} frames):")
             print(_table(table.round(4).to_dict(orient="records")))
+            gains = transfer_gain_table(curves, metric)
+            print(f"\ntransfer gain in {metric} (1 - MAE / baseline MAE, same fraction):")
+            print(_table(gains.round(3).to_dict(orient="records")))
     if args.csv:
         from mfbench.atomic import write_bytes_atomic
 

@@ -17,6 +17,7 @@ from mfbench.results.scaling import (
     mae_at_frames,
     scaling_table,
     transfer_gain,
+    transfer_gain_table,
 )
 
 #: 13 points, 4 per decade, from 1e2 to 1e5 training frames.
@@ -273,3 +274,21 @@ def test_scaling_table_without_scratch_or_with_seed_rows() -> None:
         scaling_table(pd.concat([summary, summary]), "energy_mae", min_frames=1000)
     with pytest.raises(ValueError, match="force_mae"):
         scaling_table(summary, "force_mae", min_frames=1000)
+
+
+def test_transfer_gain_table_compares_each_fraction_with_the_baselines() -> None:
+    df = pd.DataFrame(
+        {
+            "method": ["zero-shot", "zero-shot", "scratch", "finetune", "finetune"],
+            "fraction": [0.1, 0.5, 0.5, 0.1, 0.5],
+            "mae": [40.0, 30.0, 20.0, 30.0, 15.0],
+        }
+    )
+    table = transfer_gain_table(df, "mae")
+    row = table.set_index(["method", "fraction"])
+    assert row.loc[("finetune", 0.1), "gain_vs_zero-shot"] == pytest.approx(0.25)
+    assert row.loc[("finetune", 0.5), "gain_vs_zero-shot"] == pytest.approx(0.5)
+    assert row.loc[("finetune", 0.5), "gain_vs_scratch"] == pytest.approx(0.25)
+    assert np.isnan(row.loc[("finetune", 0.1), "gain_vs_scratch"])  # no scratch run at 0.1
+    assert row.loc[("zero-shot", 0.5), "gain_vs_zero-shot"] == 0.0
+    assert list(table["fraction"]) == sorted(table["fraction"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -278,6 +279,34 @@ def transfer_gain(method_mae: npt.ArrayLike, baseline_mae: npt.ArrayLike) -> flo
         raise ValueError(f"baseline MAE must be > 0, got {baseline.tolist()}")
     gain = 1.0 - method / baseline
     return float(gain) if gain.ndim == 0 else gain
+
+
+def transfer_gain_table(
+    df: pd.DataFrame, metric: str, baselines: Sequence[str] = ("zero-shot", "scratch")
+) -> pd.DataFrame:
+    """:func:`transfer_gain` of every method against each baseline at the same fraction.
+
+    Args:
+        df: per-(method, fraction) summary with columns ``method``, ``fraction`` and ``metric``
+            (mean over seeds, in the metric's unit); one row per (method, fraction).
+        metric: the MAE column.
+        baselines: method names to compare against.
+
+    Returns:
+        Columns ``method``, ``fraction``, ``metric`` and one ``gain_vs_<baseline>`` per
+        baseline (``1 - MAE / baseline MAE``; NaN where the baseline has no run at that
+        fraction or its MAE is not positive), sorted by fraction then method.
+    """
+    table = df[["method", "fraction", metric]].sort_values(["fraction", "method"])
+    table = table.reset_index(drop=True)
+    for baseline in baselines:
+        reference = df.loc[df["method"] == baseline].set_index("fraction")[metric]
+        base = table["fraction"].map(reference).to_numpy(dtype=float)
+        usable = np.isfinite(base) & (base > 0)
+        gain = np.full(len(table), np.nan)
+        gain[usable] = transfer_gain(table[metric].to_numpy(dtype=float)[usable], base[usable])
+        table[f"gain_vs_{baseline}"] = gain
+    return table
 
 
 def learning_curve_area(
