@@ -32,10 +32,15 @@ from mfbench.leaderboard.svg import UnsafeSvgError, badge, inline_svg
 from mfbench.leaderboard.tables import format_number
 from mfbench.results import comparable, records_frame, summarize, validate_records
 from mfbench.runner import params_hash
-from mfbench.submissions import TARGET_TRAINED_CHECKPOINTS, target_trained_checkpoint
+from mfbench.submissions import (
+    TARGET_TRAINED_CHECKPOINTS,
+    pack_submission,
+    target_trained_checkpoint,
+)
 
 from .test_results import SEEDED
 from .test_runner import SPEC as COMPOSITION_ONLY
+from .test_submissions import META as SUBMISSION_META
 
 TASK = "surrogate-r2scan"
 FRACTIONS = (0.0, 0.1, 1.0)
@@ -466,6 +471,80 @@ def test_a_tampered_record_is_listed_as_rejected_and_not_ranked(
     assert not (hostile_site.out / "methods" / f"{TAMPERED_NAME}.html").exists()
     rejected_json = json.loads((hostile_site.out / "rejected.json").read_text())
     assert rejected_json["rows"][0]["record"] == "records/tampered/result.json"
+
+
+def _pack(runs: tuple[Path, Path], where: Path, **changes: Any) -> Path:
+    """Pack composition-only's runs as a submission under ``where``."""
+    import yaml
+
+    where.mkdir(parents=True)
+    meta = where / "meta.yaml"
+    meta.write_text(yaml.safe_dump({**SUBMISSION_META, **changes}, sort_keys=False))
+    source = runs[1] / TASK / "v1" / "composition-only"
+    return pack_submission(meta, [source], where / "submissions")
+
+
+def test_a_packed_submission_shows_its_metadata(runs: tuple[Path, Path], tmp_path: Path) -> None:
+    folder = _pack(runs, tmp_path / "good")
+    site = build_site([folder.parent], tmp_path / "site")
+    assert not site.rejected and site.n_ranked == len(FRACTIONS)
+    method = (site.out / "methods" / "composition-only.html").read_text()
+    for expected in (
+        "<h2>Submission</h2>",
+        "Ada Example (Example University)",
+        'href="https://orcid.org/0000-0002-1825-0097"',
+        "Bo Example",
+        'href="https://doi.org/10.1038/s41524-025-01796-y"',
+        'href="https://github.com/example/method"',
+        "<code>0123abcd</code>",
+        "MIT",
+        "r2scan labels of surrogate-aflow, frames train-fraction",
+        "none (trained from scratch)",
+        "2 CPU cores",
+        "<dt>compliance</dt><dd>compliant</dd>",
+    ):
+        assert expected in method, expected
+    index = (site.out / "index.html").read_text()
+    assert '<a href="methods/composition-only.html">composition-only</a>: Ada Example' in index
+    ranked = {r["Method"]["text"] for r in _page(site).rows(f"{TASK}-results")}
+    assert ranked == {"composition-only"}
+    for page in site.pages:
+        assert 'href="javascript:' not in page.read_text().lower()
+
+
+def test_a_tampered_or_non_compliant_submission_is_not_ranked(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    tampered = _pack(runs, tmp_path / "tampered")
+    npz = sorted(tampered.rglob("predictions.npz"))[0]
+    data = bytearray(npz.read_bytes())
+    data[-1] ^= 1
+    npz.write_bytes(bytes(data))
+    # declares the r2scan training fraction only, not the GGA labels the runs read
+    flagged = _pack(
+        runs,
+        tmp_path / "flagged",
+        training_data=[SUBMISSION_META["training_data"][0]],
+    )
+    seeded = runs[1] / TASK / "v1" / "seeded-composition"
+    site = build_site([tampered.parent, flagged.parent, seeded], tmp_path / "site")
+    index = (site.out / "index.html").read_text()
+    page = _page(site)
+    ranked = {r["Method"]["text"] for r in page.rows(f"{TASK}-results")}
+    assert ranked == {"seeded-composition"}
+    assert "rejected, its runs are not shown" in index
+    assert "predictions.npz: manifest has" in index
+    assert str(tmp_path) not in index  # no local folders
+    assert len(site.rejected) == len(FRACTIONS)
+    assert all("rejected submission" in r.problems[-1] for r in site.rejected)
+    reference = page.rows(f"{TASK}-reference")
+    assert {r["Method"]["text"] for r in reference} == {
+        "composition-only [submission non-compliant]"
+    }
+    assert all("compliance check failed" in r["Reason"]["text"] for r in reference)
+    assert "non-compliant, not ranked" in index
+    method = (site.out / "methods" / "composition-only.html").read_text()
+    assert "<h2>Submission</h2>" in method and "non-compliant, not ranked" in method
 
 
 def test_other_hyperparameters_make_another_entry_and_a_repeated_run_is_set_apart(

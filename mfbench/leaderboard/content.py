@@ -12,6 +12,7 @@ of one name with other hyperparameters are separate entries, labelled ``name [ha
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,7 @@ from mfbench.leaderboard.compliance import NonCompliance, non_compliance
 from mfbench.leaderboard.method_content import badges_by_method, method_content
 from mfbench.leaderboard.model import HASH_SHOWN, Entry, Runs, SiteContent
 from mfbench.leaderboard.safety import slug
+from mfbench.leaderboard.submission_content import Submission, find_submissions, read_submission
 from mfbench.leaderboard.tables import Table, text_cell, value_text
 from mfbench.leaderboard.task_content import task_content
 from mfbench.results import ValidationReport, comparable, records_frame
@@ -31,7 +33,9 @@ from mfbench.results.aggregate import GROUP_COLUMNS
 logger = logging.getLogger(__name__)
 
 
-def build_content(reports: Sequence[ValidationReport], roots: Sequence[Path]) -> SiteContent:
+def build_content(
+    reports: Sequence[ValidationReport], roots: Sequence[Path], *, submissions: bool = True
+) -> SiteContent:
     """The site's content from validation reports.
 
     Args:
@@ -40,13 +44,26 @@ def build_content(reports: Sequence[ValidationReport], roots: Sequence[Path]) ->
         roots: the results folders or files given by the user; record paths are shown
             relative to them so that the site does not publish the builder's folders.
 
+        submissions: look for packed submissions under ``roots``
+            (:mod:`mfbench.leaderboard.submission_content`): the records of a rejected one
+            are rejected, those of a non-compliant one are reference rows.
+
     Returns:
         The content; tasks and methods sorted by name.
     """
     from mfbench import __version__
 
-    accepted, rejected = _tabulable(reports)
     shown = _PathNames(roots)
+    found = [
+        read_submission(folder, shown.path(folder))
+        for folder in (find_submissions(roots) if submissions else [])
+    ]
+    found = [
+        s if s.accepted else dataclasses.replace(s, problems=[shown.text(p) for p in s.problems])
+        for s in found
+    ]
+    reports = _reject_with_submissions(reports, found)
+    accepted, rejected = _tabulable(reports)
     records = [r.record for r in accepted if r.record is not None]
     if records:
         frame = records_frame(records)
@@ -55,7 +72,11 @@ def build_content(reports: Sequence[ValidationReport], roots: Sequence[Path]) ->
         kept, apart = comparable(frame)
         kept, duplicates = _set_apart_duplicates(kept, [shown.path(r.path) for r in accepted])
         apart = pd.concat([apart, duplicates]).sort_index() if len(duplicates) else apart
-        flags = {i: flag for i, r in enumerate(records) if (flag := non_compliance(r))}
+        flags = {
+            i: flag
+            for i, (report, record) in enumerate(zip(accepted, records, strict=True))
+            if (flag := non_compliance(record) or _submission_flag(report.path, found))
+        }
         kept, reference = _split_non_compliant(kept, flags)
     else:
         frame = kept = apart = reference = pd.DataFrame()
@@ -80,9 +101,17 @@ def build_content(reports: Sequence[ValidationReport], roots: Sequence[Path]) ->
         method_content(str(name), runs, tasks, badges)
         for name in (sorted(frame["method"].unique()) if len(frame) else [])
     ]
+    pages = {m.name: m for m in methods}
+    for i, submission in enumerate(found):
+        method = pages.get(submission.method) if submission.accepted else None
+        if method is not None:
+            found[i] = submission = dataclasses.replace(submission, page=method.page)
+            if method.submission is None:
+                method.submission = submission
     return SiteContent(
         tasks=tasks,
         methods=methods,
+        submissions=found,
         rejected=_rejected_table(rejected, shown),
         rejected_reports=rejected,
         n_records=len(reports),
@@ -91,6 +120,37 @@ def build_content(reports: Sequence[ValidationReport], roots: Sequence[Path]) ->
         n_reference=len(reference),
         generator=f"mfbench {__version__}",
     )
+
+
+def _owner(path: Path, submissions: Sequence[Submission]) -> Submission | None:
+    """The submission whose folder holds ``path``, if any."""
+    path = Path(path).resolve()
+    for submission in submissions:
+        if path.is_relative_to(submission.folder):
+            return submission
+    return None
+
+
+def _reject_with_submissions(
+    reports: Sequence[ValidationReport], submissions: Sequence[Submission]
+) -> list[ValidationReport]:
+    """``reports``, those of records inside a rejected submission made rejections."""
+    out = []
+    for report in reports:
+        owner = _owner(report.path, submissions)
+        if owner is not None and not owner.accepted:
+            problem = f"part of the rejected submission {owner.name} (see Submissions)"
+            report = ValidationReport(
+                report.path, False, [*report.problems, problem], report.record
+            )
+        out.append(report)
+    return out
+
+
+def _submission_flag(path: Path, submissions: Sequence[Submission]) -> NonCompliance | None:
+    """The flag of a record inside an accepted, non-compliant submission."""
+    owner = _owner(path, submissions)
+    return owner.flag() if owner is not None else None
 
 
 def _tabulable(

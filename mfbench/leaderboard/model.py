@@ -12,6 +12,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from mfbench.leaderboard import citations
+from mfbench.leaderboard.submission_content import Submission
 from mfbench.leaderboard.tables import Table
 from mfbench.results import ValidationReport
 from mfbench.tasks.definition import Task
@@ -188,6 +189,7 @@ class MethodContent:
     bib_path: str
     citation_note: str
     badges: list[BadgeFile]
+    submission: Submission | None = None
 
 
 @dataclass(frozen=True)
@@ -233,4 +235,5 @@ class SiteContent:
     n_ranked: int
     n_reference: int
     generator: str = ""
+    submissions: list[Submission] = field(default_factory=list)
     suite_bib: str = field(default_factory=citations.suite_bibtex)

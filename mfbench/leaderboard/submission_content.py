@@ -1,0 +1,198 @@
+"""Packed submissions (:func:`mfbench.submissions.pack_submission`) found among the results.
+
+A folder holding ``submission.yaml`` and ``manifest.json`` is a submission. It is accepted when
+its files match the manifest (:func:`mfbench.submissions.verify_manifest`) and its metadata is
+valid (:func:`mfbench.submissions.load_submission_meta`); otherwise it is rejected and its
+records are rejected with it (never ranked). The runs of an accepted submission whose manifest
+says it is not compliant are reference rows, as the runs of
+:mod:`mfbench.leaderboard.compliance`.
+
+Every string of the metadata is untrusted: it is shown through
+:func:`mfbench.leaderboard.safety.display_text` (and escaped by the templates), and becomes a
+link only through :func:`mfbench.leaderboard.safety.http_url`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mfbench.leaderboard.compliance import NonCompliance
+from mfbench.leaderboard.safety import display_text, http_url
+from mfbench.submissions import (
+    MANIFEST,
+    METADATA,
+    SubmissionError,
+    load_submission_meta,
+    verify_manifest,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Characters of a metadata string shown.
+_TEXT_SHOWN = 300
+#: The tag of a non-compliant submission's entries.
+SUBMISSION_TAG = "submission non-compliant"
+
+
+@dataclass(frozen=True)
+class Link:
+    """Text shown, and its target when it is an ``http``/``https`` URL (else None)."""
+
+    text: str
+    href: str | None = None
+
+
+@dataclass(frozen=True)
+class Author:
+    """An author as shown: name, affiliation ("" when none) and ORCID link."""
+
+    name: str
+    affiliation: str
+    orcid: Link | None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One packed submission found among the results.
+
+    Attributes:
+        folder: the submission folder.
+        name: the folder as the site shows it.
+        method: the method named by the metadata ("" when it cannot be read).
+        problems: why it is rejected; empty when accepted.
+        authors, paper_title, paper_doi, paper_url, code_url, code_commit, licence,
+        training_data, checkpoint, hardware: the metadata, as display text and links.
+        compliant: the manifest's compliance verdict; reasons: its reasons.
+    """
+
+    folder: Path
+    name: str
+    method: str = ""
+    problems: list[str] = field(default_factory=list)
+    authors: list[Author] = field(default_factory=list)
+    paper_title: str = ""
+    paper_doi: Link | None = None
+    paper_url: Link | None = None
+    code_url: Link | None = None
+    code_commit: str = ""
+    licence: str = ""
+    training_data: list[str] = field(default_factory=list)
+    checkpoint: str = ""
+    hardware: str = ""
+    compliant: bool = False
+    reasons: list[str] = field(default_factory=list)
+    page: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True when the files match the manifest and the metadata is valid."""
+        return not self.problems
+
+    @property
+    def author_names(self) -> str:
+        """The authors' names, comma-separated."""
+        return ", ".join(author.name for author in self.authors)
+
+    def flag(self) -> NonCompliance | None:
+        """How its runs are flagged when the manifest says it is not compliant."""
+        if not self.accepted or self.compliant:
+            return None
+        return NonCompliance(
+            tag=SUBMISSION_TAG,
+            reason="the submission's compliance check failed: " + "; ".join(self.reasons),
+        )
+
+
+def find_submissions(roots: Sequence[Path]) -> list[Path]:
+    """Submission folders (``submission.yaml`` next to ``manifest.json``) under ``roots``."""
+    found: set[Path] = set()
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for meta in root.rglob(METADATA):
+            if meta.is_file() and (meta.parent / MANIFEST).is_file():
+                found.add(meta.parent.resolve())
+    return sorted(found)
+
+
+def read_submission(folder: Path, name: str) -> Submission:
+    """Check and read one submission folder; ``name`` is how the site shows it."""
+    problems = verify_manifest(folder)
+    if problems:
+        return Submission(folder, name, problems=problems)
+    try:
+        meta = load_submission_meta(folder / METADATA)
+    except SubmissionError as exc:
+        return Submission(folder, name, problems=list(exc.problems))
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    compliance = manifest.get("compliance") if isinstance(manifest, dict) else None
+    compliance = compliance if isinstance(compliance, dict) else {}
+    method = str(meta["method"])
+    if isinstance(manifest, dict) and manifest.get("method") != method:
+        return Submission(
+            folder, name, problems=[f"{name}: the manifest's method is not {method!r}"]
+        )
+    paper = _dict(meta.get("paper"))
+    code = _dict(meta.get("code"))
+    doi = paper.get("doi")
+    checkpoint = meta.get("starting_checkpoint")
+    return Submission(
+        folder=folder,
+        name=name,
+        method=_text(method),
+        authors=[_author(a) for a in meta.get("authors") or [] if isinstance(a, dict)],
+        paper_title=_text(paper.get("title", "")),
+        paper_doi=_link(f"https://doi.org/{doi}", doi) if doi else None,
+        paper_url=_link(paper["url"]) if paper.get("url") else None,
+        code_url=_link(code["url"]) if code.get("url") else None,
+        code_commit=_text(code.get("commit", "")),
+        licence=_text(meta.get("licence", "")),
+        training_data=[_training(d) for d in meta.get("training_data") or []],
+        checkpoint=_checkpoint(checkpoint),
+        hardware=_text(meta.get("hardware", "")),
+        compliant=compliance.get("compliant") is True,
+        reasons=[_text(r) for r in compliance.get("reasons") or []]
+        or ([] if compliance.get("compliant") is True else ["the manifest holds no verdict"]),
+    )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return display_text("" if value is None else value, _TEXT_SHOWN)
+
+
+def _link(url: Any, text: Any = None) -> Link:
+    return Link(_text(url if text is None else text), http_url(url))
+
+
+def _author(author: dict[str, Any]) -> Author:
+    orcid = author.get("orcid")
+    return Author(
+        name=_text(author.get("name", "")),
+        affiliation=_text(author.get("affiliation", "")),
+        orcid=_link(f"https://orcid.org/{orcid}", orcid) if orcid else None,
+    )
+
+
+def _training(item: Any) -> str:
+    item = _dict(item)
+    text = f"{item.get('fidelity')} labels of {item.get('dataset')}, frames {item.get('frames')}"
+    return _text(f"{text} ({item['note']})" if item.get("note") else text)
+
+
+def _checkpoint(checkpoint: Any) -> str:
+    if not isinstance(checkpoint, dict):
+        return "none (trained from scratch)"
+    text = str(checkpoint.get("name", ""))
+    if checkpoint.get("sha256"):
+        text += f" (sha256 {checkpoint['sha256']})"
+    return _text(text)
