@@ -68,3 +68,9 @@ def module_home(
     """Point a test at :func:`module_runs`' home (after :func:`isolated_home` set its own)."""
     monkeypatch.setenv("MFBENCH_HOME", str(module_runs[0]))
     return module_runs[0]
+
+
+@pytest.fixture
+def out(module_runs: tuple[Path, Path]) -> Path:
+    """The folder holding the runs of :func:`module_runs`."""
+    return module_runs[1]

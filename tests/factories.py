@@ -41,3 +41,15 @@ def write_nested(path: Path, data: dict, compress: bool = False) -> Path:
     else:
         path.write_text(text)
     return path
+
+
+def set_record_fields(path: Path, values: dict) -> None:
+    """Overwrite fields of the record at ``path``, named by dotted keys (``"task.version"``)."""
+    record = json.loads(path.read_text())
+    for dotted, value in values.items():
+        *parents, last = dotted.split(".")
+        target = record
+        for key in parents:
+            target = target[key]
+        target[last] = value
+    path.write_text(json.dumps(record))

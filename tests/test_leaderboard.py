@@ -38,6 +38,7 @@ from mfbench.submissions import (
     target_trained_checkpoint,
 )
 
+from .factories import set_record_fields
 from .test_results import SEEDED
 from .test_runner import SPEC as COMPOSITION_ONLY
 from .test_submissions import META as SUBMISSION_META
@@ -74,9 +75,8 @@ def runs(module_runs: tuple[Path, Path]) -> tuple[Path, Path]:
     return module_runs
 
 
-@pytest.fixture(autouse=True)
-def _home(module_home: Path) -> None:
-    """Every test of this module uses the home where :data:`RUNS` ran."""
+#: every test of this module uses the home where :data:`RUNS` ran
+pytestmark = pytest.mark.usefixtures("module_home")
 
 
 def _source_run(out: Path) -> Path:
@@ -87,16 +87,8 @@ def _source_run(out: Path) -> Path:
 def _copy_run(out: Path, dest: Path, edits: dict[str, Any]) -> Path:
     """A copy of composition-only's fraction-1 seed-0 run with record fields overwritten."""
     shutil.copytree(_source_run(out), dest)
-    path = dest / "result.json"
-    record = json.loads(path.read_text())
-    for dotted, value in edits.items():
-        *parents, last = dotted.split(".")
-        target = record
-        for key in parents:
-            target = target[key]
-        target[last] = value
-    path.write_text(json.dumps(record))
-    return path
+    set_record_fields(dest / "result.json", edits)
+    return dest / "result.json"
 
 
 @pytest.fixture(scope="module")

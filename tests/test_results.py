@@ -29,6 +29,7 @@ from mfbench.results import (
 )
 from mfbench.results.records import differences
 
+from .factories import set_record_fields
 from .test_runner import SPEC as COMPOSITION_ONLY
 from .test_runner import CompositionOnly
 
@@ -52,14 +53,8 @@ class SeededComposition(CompositionOnly):
 RUNS = [(TASK, COMPOSITION_ONLY, 0.25, 0)] + [(TASK, SEEDED, 0.25, s) for s in SEEDS]
 
 
-@pytest.fixture(autouse=True)
-def _home(module_home: Path) -> None:
-    """Every test of this module uses the home where :data:`RUNS` ran."""
-
-
-@pytest.fixture
-def out(module_runs: tuple[Path, Path]) -> Path:
-    return module_runs[1]
+#: every test of this module uses the home where :data:`RUNS` ran
+pytestmark = pytest.mark.usefixtures("module_home")
 
 
 def _seeded_records(out: Path) -> list[dict[str, Any]]:
@@ -73,18 +68,6 @@ def _copy_run(out: Path, tmp_path: Path, method: str = "composition-only") -> Pa
     source = out / TASK / "v1" / method / "fraction-0.25" / "seed-0"
     shutil.copytree(source, tmp_path / "run")
     return tmp_path / "run" / "result.json"
-
-
-def _set_fields(path: Path, values: dict[str, Any]) -> None:
-    """Overwrite fields of the record at ``path``, named by dotted keys (``"task.version"``)."""
-    record = json.loads(path.read_text())
-    for dotted, value in values.items():
-        *parents, last = dotted.split(".")
-        target = record
-        for key in parents:
-            target = target[key]
-        target[last] = value
-    path.write_text(json.dumps(record))
 
 
 def _rewrite_predictions(path: Path, edit) -> None:
@@ -101,7 +84,7 @@ def _rewrite_predictions(path: Path, edit) -> None:
 def _set_sha(path: Path) -> None:
     """Store the sha256 of the current predictions file in the record."""
     sha = hashlib.sha256((path.parent / "predictions.npz").read_bytes()).hexdigest()
-    _set_fields(path, {"predictions.sha256": sha})
+    set_record_fields(path, {"predictions.sha256": sha})
 
 
 def test_find_records(out: Path, tmp_path: Path) -> None:
@@ -124,7 +107,7 @@ def test_a_tampered_metric_is_rejected_with_both_numbers(out: Path, tmp_path: Pa
     path = _copy_run(out, tmp_path)
     record = json.loads(path.read_text())
     true = record["metrics"]["all"]["energy_mae_mev_per_atom"]
-    _set_fields(path, {"metrics.all.energy_mae_mev_per_atom": 12.5})
+    set_record_fields(path, {"metrics.all.energy_mae_mev_per_atom": 12.5})
     report = validate_record(path)
     assert not report.ok
     assert report.problems == [
@@ -141,7 +124,7 @@ def test_tampered_coverage_and_fraction_size_are_rejected(out: Path, tmp_path: P
         "n_train_frames": 10,
         "metrics.covered.made_up_mae": 1.0,
     }
-    _set_fields(path, fields)
+    set_record_fields(path, fields)
     problems = validate_record(path).problems
     assert len(problems) == 3
     assert any(p.startswith("coverage.covered_share: stored 0.5, recomputed 1.0") for p in problems)
@@ -241,11 +224,11 @@ def test_file_problems_name_the_file(
 
 def test_another_task_version_or_split_is_a_problem(out: Path, tmp_path: Path) -> None:
     path = _copy_run(out, tmp_path)
-    _set_fields(path, {"task.version": 2})
+    set_record_fields(path, {"task.version": 2})
     (problem,) = validate_record(path).problems
     assert problem.startswith("task.version: the record has version 2")
 
-    _set_fields(path, {"task.version": 1, "task.split_fingerprint": "abc"})
+    set_record_fields(path, {"task.version": 1, "task.split_fingerprint": "abc"})
     (problem,) = validate_record(path).problems
     assert problem.startswith("task.split_fingerprint: the record has abc")
 

@@ -65,14 +65,8 @@ META: dict[str, Any] = {
 RUNS = [(TASK, COMPOSITION_ONLY, 0.25, s) for s in SEEDS]
 
 
-@pytest.fixture(autouse=True)
-def _home(module_home: Path) -> None:
-    """Every test of this module uses the home where :data:`RUNS` ran."""
-
-
-@pytest.fixture
-def out(module_runs: tuple[Path, Path]) -> Path:
-    return module_runs[1]
+#: every test of this module uses the home where :data:`RUNS` ran
+pytestmark = pytest.mark.usefixtures("module_home")
 
 
 def _records(out: Path) -> list[dict[str, Any]]:
