@@ -79,7 +79,8 @@ method: finetune-refit-atomref        # the name in every submitted result recor
 description: CHGNet 0.3.0 fine-tuned on r2SCAN after refitting the elemental reference.
 authors:
   - {name: Ada Example, affiliation: Example University, orcid: 0000-0002-1825-0097}
-paper: {title: Cross-functional transferability, doi: 10.1038/s41524-025-01796-y}
+paper: {title: Cross-functional transferability, venue: npj Computational Materials,
+        year: 2025, doi: 10.1038/s41524-025-01796-y}
 code: {url: "https://github.com/example/method", commit: "0123abcd"}  # quoted: digits are numbers
 licence: MIT                          # SPDX identifier of the code
 training_data:                        # every set of labels learned from, in any stage

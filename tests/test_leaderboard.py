@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pybtex.database import parse_string
 
 from mfbench.leaderboard import SiteReport, build_site
 from mfbench.leaderboard.build import MANIFEST, templates_dir
+from mfbench.leaderboard.citations import submission_bibtex
 from mfbench.leaderboard.compliance import non_compliance
 from mfbench.leaderboard.safety import csv_cell, display_text, http_url, site_path, slug
 from mfbench.leaderboard.svg import UnsafeSvgError, badge, inline_svg
@@ -496,12 +498,92 @@ def test_a_packed_submission_shows_its_metadata(runs: tuple[Path, Path], tmp_pat
         "<dt>compliance</dt><dd>compliant</dd>",
     ):
         assert expected in method, expected
+    bib = parse_string((site.out / "methods" / "composition-only.bib").read_text(), "bibtex")
+    assert list(bib.entries) == ["composition-only", "mfbench"]
+    entry = bib.entries["composition-only"]
+    assert entry.type == "misc"  # no venue given
+    assert entry.fields["title"] == "{A paper}"
+    assert entry.fields["doi"] == "10.1038/s41524-025-01796-y"
+    assert [str(p) for p in entry.persons["author"]] == ["Example, Ada", "Example, Bo"]
     index = (site.out / "index.html").read_text()
     assert '<a href="methods/composition-only.html">composition-only</a>: Ada Example' in index
     ranked = {r["Method"]["text"] for r in _page(site).rows(f"{TASK}-results")}
     assert ranked == {"composition-only"}
     for page in site.pages:
         assert 'href="javascript:' not in page.read_text().lower()
+
+
+def test_a_submission_cannot_break_out_of_its_bibtex_entry(
+    runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    title = "Evil}, note={pwned}}\n@misc{injected, title={x} % \\input{/etc/passwd} $_^~#&"
+    folder = _pack(
+        runs,
+        tmp_path / "hostile",
+        authors=[{"name": "Tom and Jerry"}, {"name": "Ada Example"}],
+        paper={"title": title, "venue": "J. {Hostile}", "year": 2026, "doi": "10.1234/a}b"},
+    )
+    site = build_site([folder.parent], tmp_path / "site")
+    text = (site.out / "methods" / "composition-only.bib").read_text()
+    bib = parse_string(text, "bibtex")
+    assert list(bib.entries) == ["composition-only2026", "mfbench"]
+    entry = bib.entries["composition-only2026"]
+    assert entry.type == "article"
+    assert entry.fields["title"] == (
+        "{Evil\\textbraceright{}, note=\\textbraceleft{}pwned\\textbraceright{}\\textbraceright{} "
+        "@misc\\textbraceleft{}injected, title=\\textbraceleft{}x\\textbraceright{} \\% "
+        "\\textbackslash{}input\\textbraceleft{}/etc/passwd\\textbraceright{} "
+        "\\$\\_\\textasciicircum{}\\textasciitilde{}\\#\\&}"
+    )
+    assert entry.fields["journal"] == "J. \\textbraceleft{}Hostile\\textbraceright{}"
+    assert "doi" not in entry.fields  # a DOI with a brace is left out, not escaped
+    # "and" inside a name does not split it: two authors, as submitted
+    assert [str(p) for p in entry.persons["author"]] == ["Jerry, Tom {and}", "Example, Ada"]
+    assert "\\input{" not in text and "{pwned}" not in text
+    # the page shows the same entry, escaped as HTML
+    method = (site.out / "methods" / "composition-only.html").read_text()
+    assert "@article{composition-only2026," in method
+    assert "= {{Evil\\textbraceright{}, note=" in method
+
+
+def test_a_submission_without_a_paper_cites_its_code() -> None:
+    meta = {**SUBMISSION_META, "authors": [{"name": "Ada\u202e Example\nJr"}]}
+    del meta["paper"]
+    bib = parse_string(submission_bibtex(meta), "bibtex")
+    entry = bib.entries["composition-only"]
+    assert entry.type == "misc"
+    assert entry.fields["title"] == "{composition-only: source code}"
+    assert entry.fields["howpublished"] == "Software, commit 0123abcd"
+    assert entry.fields["url"] == "https://github.com/example/method"
+    # the bidirectional override is dropped and the newline becomes a space
+    assert [str(p) for p in entry.persons["author"]] == ["Jr, Ada Example"]
+
+
+def test_transfer_gains_of_the_committed_baselines_follow_from_their_mae(tmp_path: Path) -> None:
+    committed = Path(__file__).parents[1] / "leaderboard" / "results" / "baselines"
+    site = build_site([committed], tmp_path / "site")
+    stem = site.out / "tasks" / "surrogate-r2scan-quick"
+    results = json.loads(stem.with_suffix(".results.json").read_text())["rows"]
+    gains = json.loads(stem.with_suffix(".gains.json").read_text())["rows"]
+    mae = {(r["method"], r["fraction"]): r for r in results}
+    assert len(gains) == len(results) == 14
+    for row in gains:
+        for metric in ("energy_mae_mev_per_atom", "force_mae_mev_per_a"):
+            for baseline in ("zero-shot", "scratch"):
+                expected = 1 - (
+                    mae[row["method"], row["fraction"]][f"{metric}_mean"]
+                    / mae[baseline, row["fraction"]][f"{metric}_mean"]
+                )
+                assert row[f"{metric}_gain_vs_{baseline}"] == pytest.approx(expected, rel=1e-12)
+    # the paper's finding on the demo: refitting the AtomRef beats freezing the GGA one
+    by_method = {(r["method"], r["fraction"]): r for r in gains}
+    refit = by_method["finetune-refit-atomref", 0.1]["energy_mae_mev_per_atom_gain_vs_scratch"]
+    frozen = by_method["finetune-frozen-gga-atomref", 0.1][
+        "energy_mae_mev_per_atom_gain_vs_scratch"
+    ]
+    assert refit > 0 > frozen
+    index = (site.out / "index.html").read_text()
+    assert 'id="surrogate-r2scan-quick-gains"' in index and "E vs zero-shot" in index
 
 
 def test_a_tampered_or_non_compliant_submission_is_not_ranked(

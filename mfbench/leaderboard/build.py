@@ -212,7 +212,14 @@ def _tables(content: SiteContent) -> list[Table]:
     """Every table the pages show."""
     tables: list[Table] = []
     for task in content.tasks:
-        shown = (task.results, task.summary, task.reference, task.scaling, task.set_apart)
+        shown = (
+            task.results,
+            task.summary,
+            task.reference,
+            task.scaling,
+            task.gains,
+            task.set_apart,
+        )
         tables += [t for t in shown if t]
         tables += task.details
     for method in content.methods:

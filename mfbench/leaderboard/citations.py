@@ -1,13 +1,19 @@
 """BibTeX for the suite and for the leaderboard's entries.
 
-Only trusted text enters a BibTeX entry: the constants below and names reduced to slugs
-(:func:`mfbench.leaderboard.safety.slug`), so a record cannot open an entry of its own with
-``@`` or break out of a field with ``}``.
+Result records are untrusted and only enter an entry as slugs
+(:func:`mfbench.leaderboard.safety.slug`). A submission's metadata (title, authors, DOI, code)
+does enter its method's entry, through :func:`bibtex_text` and :func:`bibtex_verbatim`: braces
+and backslashes never reach the file unescaped, so a title cannot close its field with ``}``,
+open an entry of its own with ``@`` or run a TeX command.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Mapping
 from importlib import metadata
+from typing import Any
 
 from mfbench import __version__
 from mfbench.leaderboard.safety import slug
@@ -86,3 +92,113 @@ def method_bibtex(name: str, baseline: bool) -> tuple[str, str]:
         "it was measured with."
     )
     return f"% no citation known for method {slug(name)}\n\n{SUITE_BIBTEX}", note
+
+
+def submitted_method_bibtex(entry: str) -> tuple[str, str]:
+    """What to cite for a submitted method: its entry (:func:`submission_bibtex`) and the suite."""
+    note = (
+        "From the submission's metadata: cite the method's work and the suite it was measured with."
+    )
+    return f"{entry}\n{SUITE_BIBTEX}", note
+
+
+#: TeX's special characters and what each becomes inside a braced BibTeX field. Braces become
+#: commands without braces of their own, so every field stays brace-balanced (BibTeX counts
+#: ``\\{`` as a brace too).
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "{": r"\textbraceleft{}",
+    "}": r"\textbraceright{}",
+    "%": r"\%",
+    "&": r"\&",
+    "#": r"\#",
+    "$": r"\$",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_TEX_SPECIAL = re.compile("[" + re.escape("".join(_TEX_ESCAPES)) + "]")
+#: What a verbatim field (DOI, URL) may hold: no braces, backslashes, quotes or whitespace.
+_VERBATIM = re.compile(r"[!#$%&()*+,\-./0-9:;=?@A-Z\[\]_a-z~]+")
+#: The word that separates names in a BibTeX author list.
+_AND = re.compile(r"\band\b", re.IGNORECASE)
+
+
+def bibtex_text(value: Any) -> str:
+    r"""``value`` as the text of a braced BibTeX field: one line, TeX specials escaped.
+
+    Control characters (Unicode ``Cc``: NUL, newlines) become spaces and format characters
+    (``Cf``: bidirectional overrides, zero-width marks) are dropped; runs of whitespace become
+    one space; the characters ``\ { } % & # $ _ ~ ^`` become TeX commands. ``@`` needs no
+    escape inside a field. Other Unicode is kept (biber and bibtex8 read UTF-8).
+    """
+    text = "".join(
+        " " if unicodedata.category(ch) == "Cc" else ch
+        for ch in unicodedata.normalize("NFC", str(value))
+        if unicodedata.category(ch) != "Cf"
+    )
+    text = " ".join(text.split())
+    return _TEX_SPECIAL.sub(lambda m: _TEX_ESCAPES[m.group()], text)
+
+
+def bibtex_verbatim(value: Any) -> str | None:
+    """``value`` for a verbatim field (``doi``, ``url``) when it is plain ASCII, else None.
+
+    Such fields are not typeset through TeX, so escaping would corrupt them; a value with
+    braces, backslashes, quotes, whitespace or non-ASCII characters is left out instead.
+    """
+    text = str(value)
+    return text if _VERBATIM.fullmatch(text) else None
+
+
+def bibtex_author(name: Any) -> str:
+    """One author's name for an ``author`` field: ``and`` inside a name is braced."""
+    return _AND.sub("{and}", bibtex_text(name))
+
+
+def submission_bibtex(meta: Mapping[str, Any]) -> str:
+    """The BibTeX entry of a submitted method, from its (validated) metadata.
+
+    With a ``paper`` it is the paper: ``@article`` when the venue is known, else ``@misc``;
+    without one it cites the code at the submitted commit. The key is ``<method slug><year>``.
+
+    Args:
+        meta: the metadata as :func:`mfbench.submissions.load_submission_meta` returns it.
+
+    Returns:
+        One entry, ending with a newline.
+    """
+    method = str(meta.get("method", ""))
+    paper = meta.get("paper") if isinstance(meta.get("paper"), Mapping) else {}
+    code = meta.get("code") if isinstance(meta.get("code"), Mapping) else {}
+    year = paper.get("year")
+    key = slug(method) + (str(int(year)) if isinstance(year, int) else "")
+    authors = " and ".join(
+        bibtex_author(a["name"]) for a in meta.get("authors") or [] if isinstance(a, Mapping)
+    )
+    fields: list[tuple[str, str | None]]
+    if paper:
+        kind = "article" if paper.get("venue") else "misc"
+        title = paper.get("title") or method
+        fields = [
+            ("title", "{" + bibtex_text(title) + "}"),
+            ("author", authors),
+            ("journal" if paper.get("venue") else "", bibtex_text(paper.get("venue", ""))),
+            ("year", str(year) if isinstance(year, int) else ""),
+            ("doi", bibtex_verbatim(paper["doi"]) if paper.get("doi") else None),
+            ("url", bibtex_verbatim(paper["url"]) if paper.get("url") else None),
+        ]
+    else:
+        kind = "misc"
+        commit = str(code.get("commit", ""))
+        fields = [
+            ("title", "{" + bibtex_text(f"{method}: source code") + "}"),
+            ("author", authors),
+            ("howpublished", bibtex_text(f"Software, commit {commit}")),
+            ("url", bibtex_verbatim(code["url"]) if code.get("url") else None),
+        ]
+    fields.append(("note", bibtex_text(f"mfbench submission of method {method}")))
+    shown = [(name, value) for name, value in fields if name and value]
+    width = max(len(name) for name, _ in shown)
+    body = ",\n".join(f"  {name:<{width}} = {{{value}}}" for name, value in shown)
+    return f"@{kind}{{{key},\n{body}\n}}\n"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mfbench.leaderboard import citations
 from mfbench.leaderboard.compliance import NonCompliance, non_compliance
 from mfbench.leaderboard.method_content import badges_by_method, method_content
 from mfbench.leaderboard.model import HASH_SHOWN, Entry, Runs, SiteContent
@@ -108,6 +109,9 @@ def build_content(
             found[i] = submission = dataclasses.replace(submission, page=method.page)
             if method.submission is None:
                 method.submission = submission
+                method.bibtex, method.citation_note = citations.submitted_method_bibtex(
+                    submission.bibtex
+                )
     return SiteContent(
         tasks=tasks,
         methods=methods,

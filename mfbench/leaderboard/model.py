@@ -21,6 +21,8 @@ from mfbench.tasks.definition import Task
 HASH_SHOWN = 8
 #: The method that trains from scratch: the reference of the data-efficiency column.
 SCRATCH_METHOD = "scratch"
+#: The baselines every entry's transfer gain is measured against, at the same fraction.
+GAIN_BASELINES = ("zero-shot", SCRATCH_METHOD)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class TaskContent:
     summary: Table | None
     reference: Table | None
     scaling: Table | None
+    gains: Table | None
     plots: list[Plot]
     plot_note: str
     set_apart: Table | None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mfbench.leaderboard.citations import submission_bibtex
 from mfbench.leaderboard.compliance import NonCompliance
 from mfbench.leaderboard.safety import display_text, http_url
 from mfbench.submissions import (
@@ -68,6 +69,8 @@ class Submission:
         authors, paper_title, paper_doi, paper_url, code_url, code_commit, licence,
         training_data, checkpoint, hardware: the metadata, as display text and links.
         compliant: the manifest's compliance verdict; reasons: its reasons.
+        bibtex: the method's entry built from the metadata
+            (:func:`mfbench.leaderboard.citations.submission_bibtex`); "" when rejected.
     """
 
     folder: Path
@@ -86,6 +89,7 @@ class Submission:
     hardware: str = ""
     compliant: bool = False
     reasons: list[str] = field(default_factory=list)
+    bibtex: str = ""
     page: str | None = None
 
     @property
@@ -159,6 +163,7 @@ def read_submission(folder: Path, name: str) -> Submission:
         compliant=compliance.get("compliant") is True,
         reasons=[_text(r) for r in compliance.get("reasons") or []]
         or ([] if compliance.get("compliant") is True else ["the manifest holds no verdict"]),
+        bibtex=submission_bibtex(meta),
     )
 
 

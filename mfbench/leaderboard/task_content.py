@@ -10,6 +10,7 @@ Runs that are not comparable are listed apart with the reason.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from markupsafe import Markup
 from mfbench.errors import MfbenchError
 from mfbench.leaderboard.model import (
     ENERGY,
+    GAIN_BASELINES,
     PLOT_METRICS,
     SCRATCH_METHOD,
     SUMMARY_METRICS,
@@ -45,7 +47,7 @@ from mfbench.leaderboard.tables import (
     text_cell,
 )
 from mfbench.results import summarize
-from mfbench.results.scaling import TABLE_COLUMNS, scaling_table
+from mfbench.results.scaling import TABLE_COLUMNS, scaling_table, transfer_gain_table
 from mfbench.tasks.definition import Task, get_task
 
 logger = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ def task_content(task: str, runs: Runs) -> TaskContent:
         if len(reference)
         else None,
         scaling=_scaling_table(scaling, stem, min_frames) if scaling else None,
+        gains=_gain_table(summary, stem) if len(summary) else None,
         plots=_plots(task, summary, scaling, min_frames) if len(summary) else [],
         plot_note=_plot_note(summary, min_frames),
         set_apart=_set_apart_table(task_apart, entries, runs.paths, stem)
@@ -377,6 +380,73 @@ def _scaling_table(scaling: dict[Metric, pd.DataFrame], stem: str, min_frames: f
         "(> : never reached in the frames measured). Mean MAE over shared range: the mean of the "
         "learning curve over log10(frames) on the range every method measured.",
     )
+
+
+def _gain_table(summary: pd.DataFrame, stem: str) -> Table | None:
+    """Transfer gain of each entry against each of :data:`GAIN_BASELINES`, fraction by fraction.
+
+    The gain is ``1 - MAE / baseline MAE`` of the mean over seeds
+    (:func:`mfbench.results.scaling.transfer_gain_table`), shown in percent: +40 % means 40 %
+    lower error than the baseline at the same training fraction. None when no baseline ran.
+    """
+    metrics = [m for m in PLOT_METRICS if f"{m.column}_mean" in summary.columns]
+    labels = set(summary["label"])
+    baselines = [b for b in GAIN_BASELINES if b in labels]
+    if not metrics or not baselines:
+        return None
+    columns: dict[tuple[Metric, str], pd.Series] = {}
+    base = summary[["label", "fraction", "n_train_frames"]].drop_duplicates(["label", "fraction"])
+    for metric in metrics:
+        column = f"{metric.column}_mean"
+        curves = summary[["label", "fraction", column]].rename(columns={"label": "method"})
+        gains = transfer_gain_table(curves, column, baselines)
+        gains = gains.set_index(["method", "fraction"])
+        for baseline in baselines:
+            columns[metric, baseline] = gains[f"gain_vs_{baseline}"]
+    rows, records = [], []
+    for _, row in base.sort_values(["fraction", "label"]).iterrows():
+        key = (row["label"], row["fraction"])
+        values = {c: float(series.get(key, float("nan"))) for c, series in columns.items()}
+        rows.append(
+            [
+                fraction_cell(row["fraction"]),
+                number_cell(int(row["n_train_frames"])),
+                text_cell(str(row["label"])),
+                *(_percent_cell(v) for v in values.values()),
+            ]
+        )
+        records.append(
+            {
+                "fraction": row["fraction"],
+                "n_train_frames": int(row["n_train_frames"]),
+                "method": row["label"],
+                **{f"{m.column}_gain_vs_{b}": v for (m, b), v in values.items()},
+            }
+        )
+    return Table(
+        key=f"{stem.rsplit('/', 1)[-1]}-gains",
+        caption="Transfer gain: 1 − MAE / baseline MAE at the same training fraction",
+        headers=[
+            "Fraction",
+            "Frames",
+            "Method",
+            *(f"{m.short} vs {b}" for m, b in columns),
+        ],
+        rows=rows,
+        fields=list(records[0]) if records else ["fraction", "n_train_frames", "method"],
+        records=records,
+        download=f"{stem}.gains",
+        note="Mean MAE over seeds of each entry against that of the baseline at the same "
+        "fraction. Positive: lower error than the baseline (+50 % halves it); negative: higher. "
+        "Empty where the baseline has no run at that fraction.",
+    )
+
+
+def _percent_cell(value: float) -> Cell:
+    """A gain as a signed percentage, sorted by its value."""
+    if is_missing(value) or not math.isfinite(value):
+        return Cell(text=MISSING)
+    return Cell(text=f"{100 * value:+.0f} %", sort=repr(float(value)))
 
 
 def _sort_number(value: Any) -> str:
