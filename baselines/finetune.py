@@ -34,7 +34,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-import numpy as np
 from pymatgen.core import Structure
 
 from baselines.training import LOOP_VERSION, Recipe, train_chgnet
@@ -43,50 +42,38 @@ from mfbench.atomic import write_bytes_atomic
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
 from mfbench.elemental_reference import fit_elemental_reference
-from mfbench.errors import DataError
 from mfbench.methods import FitContext, Method
 from mfbench.models.chgnet_pretrained import check_supported_elements, predict_with_chgnet
 from mfbench.tasks.split import fingerprint
 
 
-def graph_loader(model: Any, frames: FrameSet, batch_size: int, shuffle: bool, seed: int) -> Any:
-    """A torch ``DataLoader`` of (CHGNet graph, targets) over ``frames``; graphs built once."""
-    import torch
-    from chgnet.data.dataset import collate_graphs
+def graph_loader(
+    model: Any, frames: FrameSet, batch_size: int, shuffle: bool, seed: int, *,
+    workers: int = 1, pin_memory: bool = False,
+) -> Any:  # fmt: skip
+    """A torch ``DataLoader`` of (CHGNet graphs, targets) batches over ``frames``.
 
-    table = frames.labels()
-    structures = frames.structures()
-    ids = frames.frame_ids.tolist()
-    offsets = table.atom_offsets
-    graphs: dict[int, Any] = {}
+    Graphs come from the on-disk graph cache (:class:`mfbench.graph_cache.GraphCache`): the
+    frames it lacks are converted once, in ``workers`` processes, with ``model``'s converter
+    settings, and every later run, method and seed reads them back. Frames CHGNet cannot
+    convert stop here with :class:`mfbench.graph_cache.GraphConversionError` naming each one.
 
-    class Graphs(torch.utils.data.Dataset):
-        def __len__(self) -> int:
-            return len(structures)
+    Args:
+        model: a ``chgnet.model.CHGNet`` (its ``graph_converter`` settings key the cache).
+        frames: the frames, with their labels at the frame set's fidelity.
+        batch_size: frames per batch.
+        shuffle: draw a new order every epoch from a generator seeded with ``seed``.
+        seed: seeds the order.
+        workers: processes converting missing graphs (1: in this process).
+        pin_memory: page-locked batches, for fast copies to a CUDA device.
+    """
+    from mfbench.graph_cache import GraphCache
 
-        def __getitem__(self, i: int) -> tuple[Any, dict[str, Any]]:
-            if i not in graphs:
-                try:
-                    graphs[i] = model.graph_converter(structures[i], graph_id=i, mp_id=ids[i])
-                except Exception as exc:
-                    raise DataError(f"CHGNet cannot build its graph ({exc})", frame=ids[i]) from exc
-            atoms = slice(int(offsets[i]), int(offsets[i + 1]))
-            magmoms = table.magmoms[atoms]
-            targets = {
-                "e": torch.tensor(table.energy_per_atom[i], dtype=torch.float32),
-                "f": torch.tensor(table.forces[atoms], dtype=torch.float32),
-                "s": torch.tensor(table.stress[i], dtype=torch.float32),
-                "m": None
-                if np.isnan(magmoms).any()
-                else torch.tensor(magmoms, dtype=torch.float32),
-            }
-            return graphs[i], targets
-
-    generator = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(
-        Graphs(), batch_size=batch_size, shuffle=shuffle, collate_fn=collate_graphs,
-        generator=generator, num_workers=0,
-    )  # fmt: skip
+    # Shard hashes are checked by `mfbench data graphs`; here each record's CRC-32 is checked as
+    # it is read (a record that fails is converted afresh, never used), which costs nothing
+    # up front on a cache of 238K frames.
+    cache = GraphCache.build(frames, model, workers=workers, verify=False)
+    return cache.loader(frames, batch_size, shuffle=shuffle, seed=seed, pin_memory=pin_memory)
 
 
 class FineTune(Method):
@@ -173,10 +160,11 @@ class FineTune(Method):
             "val": fingerprint(val.frame_ids),
         }  # fmt: skip
         key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+        data = {"workers": context.data_workers, "pin_memory": context.device.startswith("cuda")}
         return train_chgnet(
             model,
-            graph_loader(model, train, batch, shuffle=True, seed=context.seed),
-            graph_loader(model, val, batch, shuffle=False, seed=context.seed),
+            graph_loader(model, train, batch, shuffle=True, seed=context.seed, **data),
+            graph_loader(model, val, batch, shuffle=False, seed=context.seed, **data),
             recipe, device=context.device, checkpoint_dir=context.checkpoint_dir, tag=tag,
             key=key.hexdigest(), progress=context.progress,
         )  # fmt: skip

@@ -154,9 +154,10 @@ def train_chgnet(
         progress: show progress bars.
 
     Returns:
-        One entry per epoch: ``epoch``, ``steps`` (optimizer steps so far), ``seconds``,
-        ``train`` and ``val`` MAEs of energy (eV/atom), forces (eV/Å), stress (GPa) and
-        magmoms (μB).
+        One entry per epoch: ``epoch``, ``steps`` (optimizer steps so far), ``seconds`` (the
+        whole epoch, validation included), ``train_seconds`` (the training pass),
+        ``data_seconds`` (the part of it spent waiting for batches), and the ``train`` and
+        ``val`` MAEs of energy (eV/atom), forces (eV/Å), stress (GPa) and magmoms (μB).
 
     Raises:
         TrainingDivergedError: the training loss is NaN or infinite; the message names the epoch.
@@ -205,7 +206,9 @@ def train_chgnet(
             train_loader, desc=f"{tag} epoch {epoch + 1}/{epochs}", unit="batch",
             total=min(steps_per_epoch, total_steps - done), disable=not progress, leave=False,
         )  # fmt: skip
+        data_seconds, waiting = 0.0, time.perf_counter()
         for step, (graphs, targets) in enumerate(bar, start=1):
+            data_seconds += time.perf_counter() - waiting
             for graph in graphs:
                 graph.atom_frac_coord.requires_grad = True
             graphs = [g.to(device) for g in graphs]
@@ -228,12 +231,16 @@ def train_chgnet(
             bar.set_postfix(loss=f"{loss.item():.3g}", e_mae=f"{sums['e'] / sizes['e']:.3g}")
             if done == total_steps:
                 break
+            waiting = time.perf_counter()
         bar.close()
+        train_seconds = time.perf_counter() - started
         train_mae = _mean_maes(sums, sizes)
         val_mae = validate(model, val_loader, loss_fn, device=device, progress=progress)
         history.append(
             {"epoch": epoch + 1, "steps": done,
-             "seconds": round(time.perf_counter() - started, 3), "train": train_mae,
+             "seconds": round(time.perf_counter() - started, 3),
+             "train_seconds": round(train_seconds, 3), "data_seconds": round(data_seconds, 3),
+             "train": train_mae,
              "val": val_mae}
         )  # fmt: skip
         logger.info(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# GPU verification of issue 3, as run on a lent CUDA machine (no network there):
-# conformance kit on cuda, one `mfbench run --device cuda`, the demo on cuda, and one of the
-# demo's runs again on that machine's CPUs for a same-machine comparison.
+# GPU verification, as run on a lent CUDA machine (no network there): conformance kit on cuda,
+# one `mfbench run --device cuda`, the epoch and evaluation side by side with stock CHGNet on
+# cuda (tests/test_bench_throughput.py), the demo on cuda, and one of the demo's runs again on
+# that machine's CPUs for a same-machine comparison.
 # Usage: OUT=folder bash benchmarks/gpu_check.sh   (wheels for missing packages in .whl/)
 set -uo pipefail
 export PYTHONUNBUFFERED=1 MFBENCH_HOME=/tmp/mfbench-home MFBENCH_TASKS_DIR="$PWD/tasks"
@@ -25,6 +26,11 @@ step "mfbench run --device cuda (surrogate-r2scan, finetune-refit-atomref, fract
     --task surrogate-r2scan --method finetune-refit-atomref --fraction 0.25 --device cuda \
     --out "$OUT/runs-cuda" 2>&1 | grep -vE "it/s|batch/s|frame/s|Warning" | tail -n 20
 cp "$(find "$OUT/runs-cuda" -name result.json)" "$OUT/result-cuda.json"
+
+step "epoch and evaluation against stock CHGNet on cuda (pytest-benchmark)"
+MFBENCH_BENCH_DEVICE=cuda timeout 240 python3 -m pytest tests/test_bench_throughput.py -m slow \
+    -k "epoch or evaluation" -q -p no:cacheprovider --benchmark-enable \
+    --benchmark-json "$OUT/throughput-cuda.json" 2>&1 | tail -n 15
 
 step "mfbench demo --device cuda"
 timeout 120 python3 -m mfbench.cli demo --device cuda --out "$OUT/demo-cuda" \

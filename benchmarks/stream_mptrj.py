@@ -1,12 +1,17 @@
-"""Measure streaming of a generated MPtrj-layout file: frames/s and peak RSS.
+"""Measure ingestion of a generated MPtrj-layout file: frames/s and peak RSS.
 
 Usage::
 
-    python benchmarks/stream_mptrj.py --make FILE --mb 300   # write a file of about 300 MB
-    python benchmarks/stream_mptrj.py FILE                   # stream it, print a JSON line
+    python benchmarks/stream_mptrj.py FILE --make --mb 300   # write a file of about 300 MB
+    python benchmarks/stream_mptrj.py FILE                   # mfbench's reader; a JSON line
+    python benchmarks/stream_mptrj.py FILE --reader stock    # the stock path; a JSON line
 
-Streaming runs in this process; its peak resident memory (``ru_maxrss``) is reported so
-files of different sizes can be compared: the reader's memory must not grow with the file.
+``mfbench`` streams the file with :func:`mfbench.data.readers.nested_json.iter_nested_json`
+(validated frames, one material in memory at a time). ``stock`` is how chgnet reads the same
+file (``chgnet.data.dataset.StructureJsonData`` calls ``chgnet.utils.read_json``, a
+``json.load`` of the whole file) followed by ``Structure.from_dict`` and label arrays for every
+frame, which is what the stream also builds. Reading runs in this process; its peak resident
+memory (``ru_maxrss``) is reported so that files of different sizes can be compared.
 """
 
 from __future__ import annotations
@@ -66,6 +71,31 @@ def stream(path: Path) -> dict[str, float]:
     started = time.perf_counter()
     n_frames = sum(1 for _ in iter_nested_json(path, fidelities=keys))
     seconds = time.perf_counter() - started
+    return _report(path, n_frames, seconds)
+
+
+def stock(path: Path) -> dict[str, float]:
+    """Load ``path`` whole, as chgnet does, then build every frame's structure and labels.
+
+    ``chgnet.utils.read_json`` is ``json.load`` of the open file; it is called here as
+    ``json.load`` so that importing chgnet (and torch) does not add to the peak memory.
+    """
+    started = time.perf_counter()
+    with open(path) as handle:
+        data = json.load(handle)
+    n_frames = 0
+    for frames in data.values():
+        for record in frames.values():
+            Structure.from_dict(record["structure"])
+            np.asarray(record["force"], dtype=float)
+            np.asarray(record["stress"], dtype=float)
+            np.asarray(record["magmom"], dtype=float)
+            n_frames += 1
+    seconds = time.perf_counter() - started
+    return _report(path, n_frames, seconds)
+
+
+def _report(path: Path, n_frames: int, seconds: float) -> dict[str, float]:
     return {
         "file_mb": path.stat().st_size / 1e6,
         "frames": n_frames,
@@ -81,11 +111,12 @@ def main() -> int:
     parser.add_argument("file", type=Path)
     parser.add_argument("--make", action="store_true", help="write the file instead")
     parser.add_argument("--mb", type=float, default=300.0)
+    parser.add_argument("--reader", choices=("mfbench", "stock"), default="mfbench")
     args = parser.parse_args()
     if args.make:
         print(json.dumps({"frames": make_file(args.file, args.mb)}))
     else:
-        print(json.dumps(stream(args.file)))
+        print(json.dumps((stream if args.reader == "mfbench" else stock)(args.file)))
     return 0
 
 

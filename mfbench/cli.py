@@ -124,6 +124,44 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_graphs(args: argparse.Namespace) -> int:
+    from mfbench.data.registry import get_dataset
+    from mfbench.data.store import FrameStore
+    from mfbench.graph_cache import ConverterSettings, GraphCache, GraphConversionError
+    from mfbench.runner import default_data_workers
+
+    entry = get_dataset(args.dataset, args.registry)
+    path = entry.store_path()
+    if not path.is_dir():
+        raise MfbenchError(f"{entry.id} is not prepared; run: mfbench data prepare {entry.id}")
+    store = FrameStore.open(path)
+    from chgnet.graph.converter import CrystalGraphConverter
+
+    # chgnet's defaults otherwise (algorithm "fast", isolated atoms an error), as CHGNet uses
+    settings = ConverterSettings.from_converter(
+        CrystalGraphConverter(
+            atom_graph_cutoff=args.atom_cutoff, bond_graph_cutoff=args.bond_cutoff
+        )
+    )
+    workers = args.workers or default_data_workers()
+    try:
+        cache = GraphCache.build(store, settings, workers=workers)
+    except GraphConversionError as exc:
+        print(f"{entry.id}: {len(exc.failed)} frame(s) CHGNet cannot convert:", file=sys.stderr)
+        for frame_id, reason in sorted(exc.failed.items()):
+            print(f"  {frame_id}: {reason}", file=sys.stderr)
+        return 1
+    report = cache.report
+    print(f"dataset  {entry.id} ({len(store)} frames)")
+    print(f"cache    {cache.directory}")
+    print(
+        f"graphs   {report.n_converted} converted, {report.n_reused} reused, in "
+        f"{report.workers} worker(s), {report.seconds:.1f} s"
+        + (f" ({report.frames_per_second:.0f} frames/s)" if report.n_converted else "")
+    )
+    return 0
+
+
 def cmd_generate_surrogate(args: argparse.Namespace) -> int:
     from mfbench.data.surrogate import generate
 
@@ -305,6 +343,13 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
+#: Help of the --data-workers options.
+DATA_WORKERS_HELP = (
+    "processes converting structures to CHGNet graphs for the graph cache (default "
+    "$MFBENCH_DATA_WORKERS, else the CPU count up to 8); results do not depend on it"
+)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from mfbench.models.chgnet_pretrained import resolve_device
     from mfbench.runner import run
@@ -312,6 +357,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     record = run(
         args.task, args.method, args.fraction, args.seed, out=Path(args.out),
         device=resolve_device(args.device), params=_parse_params(args.param), force=args.force,
+        data_workers=args.data_workers,
     )  # fmt: skip
     _print_evaluations([{**record, "model": {"name": record["method"]["name"]}}])
     print(
@@ -319,6 +365,72 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"predict {record['timing']['predict_seconds']} s"
     )
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from mfbench.sweep import LocalOptions, SlurmOptions, SweepSpec, sweep, sweep_command
+
+    slurm_flags = {
+        "--partition": args.partition, "--gpus-per-node": args.gpus_per_node,
+        "--time": args.time, "--mem-gb": args.mem_gb, "--cpus-per-task": args.cpus_per_task,
+        "--slurm-array-parallelism": args.slurm_array_parallelism, "--log-dir": args.log_dir,
+        "--cluster": args.cluster,
+    }  # fmt: skip
+    options: Any
+    if args.executor == "local":
+        misplaced = [flag for flag, value in slurm_flags.items() if value is not None]
+        if misplaced:
+            raise MfbenchError(f"{', '.join(misplaced)}: only for --executor slurm")
+        options = LocalOptions(jobs=1 if args.jobs is None else args.jobs)
+    else:
+        if args.jobs is not None:
+            raise MfbenchError("--jobs is for --executor local; use --slurm-array-parallelism")
+        options = SlurmOptions(
+            partition=args.partition, gpus_per_node=args.gpus_per_node,
+            time_min=240 if args.time is None else args.time, mem_gb=args.mem_gb,
+            cpus_per_task=args.cpus_per_task, array_parallelism=args.slurm_array_parallelism,
+            log_dir=args.log_dir, cluster=args.cluster,
+        )  # fmt: skip
+    spec = SweepSpec(
+        task=args.task, methods=tuple(args.methods),
+        fractions=None if args.fractions is None else tuple(args.fractions),
+        seeds=tuple(args.seeds), out=Path(args.out), params=_parse_params(args.param),
+        device=args.device,
+    )  # fmt: skip
+    plan = sweep(spec, options, retry_failed=args.retry_failed, dry_run=args.dry_run)
+    print(
+        f"sweep {plan.sweep_id}: {len(spec.methods)} methods × {len(plan.fractions)} fractions "
+        f"× {len(spec.seeds)} seeds = {len(plan.runs)} runs of {spec.task} "
+        f"v{plan.task_version}; executor {options.describe()}"
+        + (" — DRY RUN, nothing launched" if args.dry_run else "")
+    )
+    print(_table(plan.summary_rows()))
+    if args.dry_run:
+        pending = [run.spec for run in plan.runs if run.status == "pending"]
+        print(f"\nwould launch {len(pending)} runs:" if pending else "\nnothing to launch")
+        for run in pending:
+            print(f"  {run.label():<48} → {run.folder}")
+        return 0
+    if plan.count("held"):
+        print(
+            f"\n{plan.count('held')} runs held back by --retry-failed (not recorded as failed; "
+            "rerun without --retry-failed to launch them)"
+        )
+    print(f"\nstate   {plan.state_path}")
+    print(f"results {plan.spec.out}  (mfbench leaderboard build --results {plan.spec.out})")
+    failed = plan.failed()
+    if not failed:
+        return 0
+    print(f"\n{len(failed)} runs FAILED:", file=sys.stderr)
+    for run in failed:
+        print(f"  {run.spec.label()}: {run.error}\n    log: {run.log}", file=sys.stderr)
+    print(
+        "\nfix the cause, then resubmit the failed runs with\n  "
+        f"{sweep_command(plan, options, retry_failed=True)}\n"
+        "(or rerun the same command: completed runs are skipped)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 # ----------------------------------------------------------------------------- results
@@ -508,7 +620,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for k, method in enumerate(methods, start=1):
             print(f"-- [{k}/{len(methods)}] {method} at fraction {fraction:g}", flush=True)
             records.append(
-                run(task.task, method, fraction, args.seed, out=Path(args.out), device=device)
+                run(
+                    task.task,
+                    method,
+                    fraction,
+                    args.seed,
+                    out=Path(args.out),
+                    device=device,
+                    data_workers=args.data_workers,
+                )
             )
     print(
         f"\n== 5. {task.task} v{task.version} test split ({records[0]['coverage']['test_frames']} "
@@ -579,6 +699,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.set_defaults(func=cmd_data_prepare)
     p = data.add_parser(
+        "graphs",
+        parents=[registry_opt],
+        help="convert a prepared dataset's frames to CHGNet graphs once, into the graph cache "
+        "every run reads; frames CHGNet cannot convert are listed by id",
+    )
+    p.add_argument("dataset")
+    p.add_argument(
+        "--workers", type=int, help="conversion processes (default $MFBENCH_DATA_WORKERS, "
+        "else the CPU count up to 8)",
+    )  # fmt: skip
+    p.add_argument("--atom-cutoff", type=float, default=6.0, help="Å (CHGNet 0.3.0: 6)")
+    p.add_argument("--bond-cutoff", type=float, default=3.0, help="Å (CHGNet 0.3.0: 3)")
+    p.set_defaults(func=cmd_data_graphs)
+    p = data.add_parser(
         "generate-surrogate", help="regenerate the embedded surrogate dataset with CHGNet"
     )
     p.add_argument("--out", required=True, help="output .json.gz path")
@@ -634,7 +768,71 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="mfbench-results", help="results folder")
     p.add_argument("--force", action="store_true", help="rerun a completed run")
+    p.add_argument("--data-workers", type=int, help=DATA_WORKERS_HELP)
     p.set_defaults(func=cmd_run)
+
+    p = commands.add_parser(
+        "sweep",
+        help="run the matrix methods × fractions × seeds of a task, locally or on Slurm; "
+        "completed runs are skipped",
+        description="Run every (method, fraction, seed) of a task into one results folder. "
+        "Everything is validated before anything launches; runs with a complete result.json "
+        "are skipped; each run's status, job id and log go to <out>/.sweep/<sweep id>.json. "
+        "Exits 1 when a run failed, printing the command that resubmits it.",
+    )
+    p.add_argument("--task", required=True)
+    p.add_argument(
+        "--methods", nargs="+", required=True, metavar="METHOD",
+        help="registered names or module:Class specs",
+    )  # fmt: skip
+    p.add_argument(
+        "--fractions", nargs="+", type=float, metavar="F",
+        help="training fractions (default: all of the task's)",
+    )  # fmt: skip
+    p.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="S", help="default: 0")
+    p.add_argument("--out", default="mfbench-results", help="results folder")
+    p.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE",
+        help="hyperparameter (JSON value) given to every method, repeatable",
+    )  # fmt: skip
+    p.add_argument(
+        "--device", default="auto",
+        help="auto, cpu or cuda[:i] (with slurm, auto is resolved on the compute node)",
+    )  # fmt: skip
+    p.add_argument(
+        "--executor", choices=["local", "slurm"], default="local",
+        help="local: subprocesses on this machine (default); slurm: a submitit job array",
+    )  # fmt: skip
+    p.add_argument("--jobs", type=int, metavar="N", help="local: most runs at a time (default 1)")
+    slurm = p.add_argument_group("slurm (through submitit; one array task per run)")
+    slurm.add_argument("--partition", help="default: the cluster's")
+    slurm.add_argument(
+        "--gpus-per-node", type=int, metavar="N",
+        help="GPUs per run (default: 0 with --device cpu, else 1)",
+    )  # fmt: skip
+    slurm.add_argument("--time", type=int, metavar="MINUTES", help="limit per run (default 240)")
+    slurm.add_argument("--mem-gb", type=float, metavar="GB", help="memory per run (GB)")
+    slurm.add_argument("--cpus-per-task", type=int, metavar="N", help="CPU cores per run")
+    slurm.add_argument(
+        "--slurm-array-parallelism", type=int, metavar="N", help="most array tasks at once"
+    )
+    slurm.add_argument(
+        "--log-dir",
+        type=Path,
+        metavar="DIR",
+        help="submitit folder (default: <out>/.sweep/submitit)",
+    )
+    slurm.add_argument(
+        "--cluster",
+        help="submitit cluster (default slurm); 'local' runs the jobs as local processes "
+        "through submitit, for testing",
+    )
+    p.add_argument(
+        "--retry-failed", action="store_true",
+        help="relaunch only the runs this sweep's state file records as failed",
+    )  # fmt: skip
+    p.add_argument("--dry-run", action="store_true", help="print the plan; launch nothing")
+    p.set_defaults(func=cmd_sweep)
 
     results = commands.add_parser(
         "results", help="result records: validate by recomputation, summarize over seeds"
@@ -700,6 +898,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:i]")
     p.add_argument("--out", default="mfbench-results", help="results folder")
+    p.add_argument("--data-workers", type=int, help=DATA_WORKERS_HELP)
     p.set_defaults(func=cmd_demo)
     return parser
 

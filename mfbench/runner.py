@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 import shutil
 import time
@@ -28,6 +29,7 @@ import numpy as np
 
 from mfbench.atomic import write_bytes_atomic, write_json_atomic
 from mfbench.data.frameset import FrameSet
+from mfbench.errors import MfbenchError
 from mfbench.evaluation import EvaluationFrames, predictions_bytes, score
 from mfbench.methods import FitContext, Method, get_method
 from mfbench.provenance import environment
@@ -50,6 +52,35 @@ def run_folder(out: Path, task: str, version: int, method: str, fraction: float,
     """Where one run's files live."""
     safe = method.replace(":", "_").replace("/", "_")
     return Path(out) / task / f"v{version}" / safe / f"fraction-{fraction:g}" / f"seed-{seed}"
+
+
+def method_entry(method_spec: str, params: dict[str, Any] | None = None) -> tuple[Method, str]:
+    """The method instance a run trains, and the name of its folder under the task.
+
+    Runs with the default hyperparameters live under the method's registered name; runs with
+    ``params`` under ``<name>@<first 8 hex digits of params_hash>``, so two sets of
+    hyperparameters never share a folder.
+
+    Raises:
+        MfbenchError: unknown method (from :func:`mfbench.methods.get_method`).
+        TypeError, ValueError: the constructor rejects ``params``.
+    """
+    method_class = get_method(method_spec)
+    method: Method = method_class(**(params or {}))
+    entry = method_class.name or method_spec
+    if params:
+        entry = f"{entry}@{params_hash(method.get_params())[:8]}"
+    return method, entry
+
+
+def default_data_workers() -> int:
+    """``$MFBENCH_DATA_WORKERS``, else this machine's CPU count up to 8."""
+    value = os.environ.get("MFBENCH_DATA_WORKERS")
+    if value is None:
+        return max(1, min(os.cpu_count() or 1, 8))
+    if not value.isdigit() or int(value) < 1:
+        raise MfbenchError(f"MFBENCH_DATA_WORKERS must be a positive integer, not {value!r}")
+    return int(value)
 
 
 def seed_everything(seed: int) -> None:
@@ -113,8 +144,12 @@ def run(
     params: dict[str, Any] | None = None,
     force: bool = False,
     progress: bool = True,
+    data_workers: int | None = None,
 ) -> dict[str, Any]:
     """Train ``method_spec`` on the task's training fraction, predict, score, record.
+
+    ``data_workers`` is the number of processes the method may use to prepare its data
+    (:attr:`mfbench.methods.FitContext.data_workers`; default :func:`default_data_workers`).
 
     Returns:
         The result record (also written to ``<run folder>/result.json``).
@@ -124,11 +159,8 @@ def run(
         raise ValueError(
             f"fraction {fraction} is not one of task {task_name}'s {data.task.fractions.values}"
         )
-    method_class = get_method(method_spec)
-    method: Method = method_class(**(params or {}))
-    entry = method_class.name or method_spec
-    if params:  # runs with other hyperparameters than the defaults get their own folder
-        entry = f"{entry}@{params_hash(method.get_params())[:8]}"
+    method, entry = method_entry(method_spec, params)
+    method_class = type(method)
     folder = run_folder(out, task_name, data.task.version, entry, fraction, seed)
     result_path = folder / "result.json"
     if result_path.is_file() and not force:
@@ -164,6 +196,7 @@ def run(
         device=device, seed=seed, budget=data.task.budget,
         checkpoint_dir=checkpoints, progress=progress,
         auxiliary_sources=_auxiliary_sources(data, fraction),
+        data_workers=default_data_workers() if data_workers is None else data_workers,
     )  # fmt: skip
     started = time.perf_counter()
     method.fit(train, val, context)

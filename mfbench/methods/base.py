@@ -42,6 +42,8 @@ class FitContext:
             (e.g. ``"gga"`` → the GGA labels of the training frames).
         used_auxiliary: names of the auxiliary data the method requested (recorded in the
             result).
+        data_workers: processes a method may use to prepare its data (e.g. to convert
+            structures to graphs); results must not depend on it.
     """
 
     device: str = "cpu"
@@ -51,6 +53,7 @@ class FitContext:
     progress: bool = True
     auxiliary_sources: Mapping[str, Callable[[], FrameSet]] = field(default_factory=dict)
     used_auxiliary: list[str] = field(default_factory=list)
+    data_workers: int = 1
 
     def pretrained_model(self, model_name: str = "0.3.0") -> Any:
         """A fresh copy of the GGA-pretrained CHGNet (``chgnet.model.CHGNet``) on :attr:`device`."""
