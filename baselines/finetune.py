@@ -80,6 +80,7 @@ class FineTune(Method):
     """Method 4, and the base of the other variants (set by class attributes)."""
 
     name = "finetune-refit-atomref"
+    needs_training_frames = True
     #: "refit" (least squares on the fraction, frozen), "frozen-gga" or "trainable"
     atomref: ClassVar[str] = "refit"
     from_scratch: ClassVar[bool] = False

@@ -161,6 +161,11 @@ def run(
         )
     method, entry = method_entry(method_spec, params)
     method_class = type(method)
+    if method.needs_training_frames and len(data.split.train_fraction(fraction)) == 0:
+        raise MfbenchError(
+            f"{entry} needs training frames, and fraction {fraction:g} of task {task_name} has "
+            "none; use a zero-shot method there"
+        )
     folder = run_folder(out, task_name, data.task.version, entry, fraction, seed)
     result_path = folder / "result.json"
     if result_path.is_file() and not force:

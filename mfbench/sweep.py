@@ -309,11 +309,17 @@ class Plan:
 def plan(spec: SweepSpec) -> Plan:
     """Validate ``spec`` and find which runs are complete; launches nothing.
 
+    With the task's fractions (``spec.fractions`` None), a method that needs training frames
+    (:attr:`mfbench.methods.Method.needs_training_frames`) is not planned at a fraction with
+    none (fraction 0); naming such a fraction explicitly is an error.
+
     Raises:
         MfbenchError: listing every problem found (unknown task or method, a parameter a
-            method rejects, a fraction not in the task, a duplicate or negative value, an
-            unprepared dataset, an existing result that cannot be reused).
+            method rejects, a fraction not in the task or without the training frames a method
+            needs, a duplicate or negative value, an unprepared dataset, an existing result
+            that cannot be reused).
     """
+    from mfbench.methods import get_method
     from mfbench.paths import home
     from mfbench.tasks.data import TaskData
     from mfbench.tasks.definition import get_task
@@ -344,11 +350,29 @@ def plan(spec: SweepSpec) -> Plan:
             problems.append(str(exc))
     problems += _shared_folders(entries)
     try:
-        TaskData.load(task)
+        data = TaskData.load(task)
     except MfbenchError as exc:
         problems.append(str(exc))
     if problems:
         raise MfbenchError(_bullets("invalid sweep", problems))
+    empty = {f for f in fractions if len(data.split.train_fraction(f)) == 0}
+    trained = [m for m in entries if get_method(m).needs_training_frames]
+    if empty and trained and spec.fractions is not None:
+        raise MfbenchError(
+            _bullets(
+                "invalid sweep",
+                [
+                    f"{m} needs training frames; fraction {f:g} has none"
+                    for m in trained
+                    for f in sorted(empty)
+                ],
+            )
+        )
+    if empty and trained:
+        logger.info(
+            "fraction(s) %s have no training frames: left out for %s",
+            ", ".join(f"{f:g}" for f in sorted(empty)), ", ".join(trained),
+        )  # fmt: skip
 
     out = Path(spec.out).resolve()
     env = {"MFBENCH_HOME": str(home().resolve())}
@@ -359,6 +383,8 @@ def plan(spec: SweepSpec) -> Plan:
     for method in spec.methods:
         entry, expected_hash = entries[method]
         for fraction in fractions:
+            if fraction in empty and method in trained:
+                continue
             for seed in spec.seeds:
                 folder = run_folder(out, task.task, task.version, entry, fraction, seed)
                 run = RunSpec(

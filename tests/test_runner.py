@@ -18,6 +18,7 @@ from mfbench.data.labels import LabelTable
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
 from mfbench.elemental_reference import composition_fractions, fit_elemental_reference
+from mfbench.errors import MfbenchError
 from mfbench.methods import FitContext, Method
 from mfbench.runner import run, validate_result
 
@@ -101,6 +102,12 @@ def test_run_writes_a_valid_record_and_skips_when_complete(tmp_path: Path) -> No
 def test_fraction_must_belong_to_the_task(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"fraction 0.3 is not one of"):
         run("surrogate-r2scan", SPEC, 0.3, 0, out=tmp_path)
+
+
+def test_a_method_that_needs_training_frames_is_refused_at_fraction_0(tmp_path: Path) -> None:
+    with pytest.raises(MfbenchError, match=r"finetune-refit-atomref needs training frames"):
+        run("surrogate-r2scan-quick", "finetune-refit-atomref", 0.0, 0, out=tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before anything was written
 
 
 def test_cli_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -106,6 +106,17 @@ def test_plan_expands_the_matrix_in_order(tmp_path: Path) -> None:
     assert Path(other.runs[0].spec.folder).parts[-3].startswith("gga-floor@")  # as runner.run
 
 
+def test_fraction_0_is_left_out_for_methods_that_need_training_frames(tmp_path: Path) -> None:
+    methods = ("zero-shot", "finetune-refit-atomref")
+    result = plan(SweepSpec(TASK, methods, out=tmp_path))
+    assert [(r.spec.method, r.spec.fraction) for r in result.runs] == [
+        ("zero-shot", 0.0), ("zero-shot", 0.05), ("zero-shot", 0.1),
+        ("finetune-refit-atomref", 0.05), ("finetune-refit-atomref", 0.1),
+    ]  # fmt: skip
+    with pytest.raises(MfbenchError, match=r"finetune-refit-atomref needs training frames; "):
+        plan(SweepSpec(TASK, methods, fractions=(0.0, 0.1), out=tmp_path))
+
+
 def test_plan_reports_every_problem_before_launching(tmp_path: Path) -> None:
     methods = (
         "gga-flor",

@@ -86,6 +86,9 @@ class Method(ABC):
 
     #: Registry name, e.g. ``"finetune-refit-atomref"``.
     name: ClassVar[str] = ""
+    #: True when :meth:`fit` cannot work without target-fidelity training frames (fraction 0
+    #: has none); the runner and ``mfbench sweep`` refuse such runs before starting them.
+    needs_training_frames: ClassVar[bool] = False
 
     def get_params(self) -> dict[str, Any]:
         """The hyperparameters, read back by ``__init__``'s signature."""
