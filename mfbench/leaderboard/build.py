@@ -95,7 +95,13 @@ class SiteReport:
         return "\n".join(lines)
 
 
-def build_site(results: Sequence[Path], out: Path, *, templates: Path | None = None) -> SiteReport:
+def build_site(
+    results: Sequence[Path],
+    out: Path,
+    *,
+    templates: Path | None = None,
+    diagnostics: Sequence[Path] = (),
+) -> SiteReport:
     """Validate the records under ``results`` and write the leaderboard into ``out``.
 
     Args:
@@ -103,6 +109,9 @@ def build_site(results: Sequence[Path], out: Path, *, templates: Path | None = N
         out: the site folder; created when missing. Files of an earlier build that this one
             does not write again are removed (only those its manifest lists).
         templates: Jinja2 templates (default :func:`templates_dir`).
+        diagnostics: folders searched for shift diagnostics (``report.json`` with
+            ``points.npz``, as ``mfbench analyze shift`` writes them); each becomes
+            ``diagnostics/<name>.html``, listed on the index.
 
     Returns:
         The pages and files written and the records rejected.
@@ -113,6 +122,10 @@ def build_site(results: Sequence[Path], out: Path, *, templates: Path | None = N
     paths = [Path(p) for p in results]
     reports = validate_records(paths)
     content = build_content(reports, paths)
+    if diagnostics:
+        from mfbench.leaderboard.diagnostics_content import diagnostics_pages
+
+        content.diagnostics = diagnostics_pages([Path(p) for p in diagnostics])
     files = render_site(content, templates or templates_dir())
     out = Path(out)
     written, removed = write_site(files, out)
@@ -187,6 +200,8 @@ def render_site(content: SiteContent, templates: Path) -> dict[str, bytes]:
             files.add(f"{table.download}.csv", table.csv_bytes())
             files.add(f"{table.download}.json", table.json_bytes(content.generator))
     files.add("mfbench.bib", content.suite_bib.encode("utf-8"))
+    for page in content.diagnostics:
+        files.add(page.page, page.html.encode("utf-8"))
     return files.payloads
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from mfbench.leaderboard import citations
+from mfbench.leaderboard.diagnostics_content import DiagnosticsPage
 from mfbench.leaderboard.submission_content import Submission
 from mfbench.leaderboard.tables import Table
 from mfbench.results import ValidationReport
@@ -239,4 +240,5 @@ class SiteContent:
     n_reference: int
     generator: str = ""
     submissions: list[Submission] = field(default_factory=list)
+    diagnostics: list[DiagnosticsPage] = field(default_factory=list)
     suite_bib: str = field(default_factory=citations.suite_bibtex)

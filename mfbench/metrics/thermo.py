@@ -148,7 +148,7 @@ def _validate(materials: Sequence[MaterialEnergy]) -> dict[str, MaterialEnergy]:
     return by_id
 
 
-def _elemental_references(materials: Sequence[MaterialEnergy]) -> dict[Element, MaterialEnergy]:
+def elemental_references(materials: Sequence[MaterialEnergy]) -> dict[Element, MaterialEnergy]:
     """Lowest reference-energy single-element material per element (ties → lowest id)."""
     refs: dict[Element, MaterialEnergy] = {}
     for m in materials:
@@ -161,7 +161,9 @@ def _elemental_references(materials: Sequence[MaterialEnergy]) -> dict[Element, 
     return refs
 
 
-def _formation(m: MaterialEnergy, refs: dict[Element, MaterialEnergy]) -> tuple[float, float]:
+def formation_energies(
+    m: MaterialEnergy, refs: dict[Element, MaterialEnergy]
+) -> tuple[float, float]:
     """(reference, predicted) formation energy per atom of ``m``, eV/atom."""
     ref, pred = m.reference_energy_per_atom, m.predicted_energy_per_atom
     for el, x in m.composition.fractional_composition.items():
@@ -265,7 +267,7 @@ def thermo_metrics(
     unknown = [mid for mid in test_ids if mid not in by_id]
     if unknown:
         raise ValueError(f"test materials not in materials: {unknown[:5]}")
-    refs = _elemental_references(materials)
+    refs = elemental_references(materials)
     diagrams = _PhaseDiagrams(materials)
 
     rows = []
@@ -287,7 +289,9 @@ def thermo_metrics(
             logger.info("skipping %s (%s): %s", mid, row["formula"], row["skip_reason"])
             rows.append(row)
             continue
-        row["ref_formation_ev_per_atom"], row["pred_formation_ev_per_atom"] = _formation(m, refs)
+        row["ref_formation_ev_per_atom"], row["pred_formation_ev_per_atom"] = formation_energies(
+            m, refs
+        )
         try:
             (
                 row["ref_decomposition_ev_per_atom"],
