@@ -229,6 +229,8 @@ def train_chgnet(
                 sums[k] += float(out[f"{k}_MAE"]) * out[f"{k}_MAE_size"]
                 sizes[k] += int(out[f"{k}_MAE_size"])
             bar.set_postfix(loss=f"{loss.item():.3g}", e_mae=f"{sums['e'] / sizes['e']:.3g}")
+            # free this step's batch and autograd graph before the next batch is read
+            del graphs, targets, out, loss
             if done == total_steps:
                 break
             waiting = time.perf_counter()
