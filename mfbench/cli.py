@@ -283,9 +283,11 @@ def _evaluate(data: Any, model: str, args: argparse.Namespace) -> dict[str, Any]
     from mfbench.models.chgnet_pretrained import PretrainedChgnet, resolve_device
 
     task_name = data.task.task
+    fraction = 1.0 if args.fraction is None else args.fraction
     if Path(model).is_dir():  # a run folder written by `mfbench run`
         from mfbench.runner import MethodPredictor, load_saved_method
 
+        fraction = _run_fraction(Path(model), task_name, args.fraction)
         device = resolve_device(args.device)
         predictor: Any = MethodPredictor(load_saved_method(Path(model), device=device))
         model = predictor.name
@@ -295,12 +297,40 @@ def _evaluate(data: Any, model: str, args: argparse.Namespace) -> dict[str, Any]
     record = evaluate_predictor(
         data,
         predictor,
-        fraction=args.fraction,
+        fraction=fraction,
         predictions_path=out / f"{model}.predictions.npz",
     )
     write_json_atomic(out / f"{model}.json", record)
     logger.info("wrote %s", out / f"{model}.json")
     return record
+
+
+def _run_fraction(folder: Path, task_name: str, given: float | None) -> float:
+    """The training fraction coverage is measured against when scoring a run folder.
+
+    The run's own fraction (from its ``result.json``) unless ``--fraction`` says otherwise;
+    a different value, or a run of another task without ``--fraction``, is an error.
+    """
+    try:
+        record = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+        task, fraction = record["task"]["name"], float(record["fraction"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MfbenchError(
+            f"{folder}: not a finished run folder (its result.json cannot be read: {exc})"
+        ) from exc
+    if task != task_name:
+        if given is None:
+            raise MfbenchError(
+                f"{folder} is a run of task {task}, not {task_name}: pass --fraction to say "
+                f"which training fraction of {task_name} coverage is measured against"
+            )
+        return given
+    if given is not None and given != fraction:
+        raise MfbenchError(
+            f"{folder} was trained on fraction {fraction:g} of {task}; --fraction {given:g} "
+            "would measure coverage against another training set (leave --fraction out)"
+        )
+    return fraction
 
 
 def _print_evaluations(records: list[dict[str, Any]]) -> None:
@@ -441,17 +471,28 @@ def cmd_results_validate(args: argparse.Namespace) -> int:
 
     reports = validate_records(args.paths)
     if args.json:
-        _print_json([{"path": str(r.path), "ok": r.ok, "problems": r.problems} for r in reports])
+        _print_json(
+            [
+                {"path": str(r.path), "status": r.status, "ok": r.ok, "problems": r.problems,
+                 "fix": r.fix, "recomputed": r.recomputed}
+                for r in reports
+            ]
+        )  # fmt: skip
     else:
         for report in reports:
             print(report.summary())
-    rejected = sum(not r.ok for r in reports)
-    print(f"{len(reports) - rejected} accepted, {rejected} rejected", file=sys.stderr)
-    return 1 if rejected or not reports else 0
+    counts = {status: sum(r.status == status for r in reports) for status in _STATUSES}
+    print(", ".join(f"{n} {status}" for status, n in counts.items()), file=sys.stderr)
+    return 0 if reports and counts["accepted"] == len(reports) else 1
+
+
+#: What a validated record can be (:attr:`mfbench.results.ValidationReport.status`).
+_STATUSES = ("accepted", "rejected", "not checked")
 
 
 def cmd_results_summarize(args: argparse.Namespace) -> int:
     from mfbench.results import comparable, records_frame, summarize, validate_records
+    from mfbench.results.compliance import non_compliance
     from mfbench.results.scaling import scaling_table, transfer_gain_table
     from mfbench.tasks.definition import get_task
 
@@ -459,10 +500,14 @@ def cmd_results_summarize(args: argparse.Namespace) -> int:
     for report in reports:
         if not report.ok:
             print(report.summary(), file=sys.stderr)
-    accepted = [r.record for r in reports if r.ok]
-    if not accepted:
-        raise MfbenchError(f"no valid result records under {', '.join(map(str, args.paths))}")
-    kept, set_apart = comparable(records_frame(accepted))
+    accepted = [r.record for r in reports if r.ok and r.record is not None]
+    flags = [(record, non_compliance(record)) for record in accepted]
+    compliant = [record for record, flag in flags if flag is None]
+    if not compliant:
+        raise MfbenchError(
+            f"no valid, compliant result records under {', '.join(map(str, args.paths))}"
+        )
+    kept, set_apart = comparable(records_frame(compliant))
     summary = summarize(kept, metrics=args.metric)
     # one method name run with several hyperparameter sets: one entry each, named as its folder
     variants = summary.groupby("method")["params_hash"].transform("nunique")
@@ -473,6 +518,14 @@ def cmd_results_summarize(args: argparse.Namespace) -> int:
         f"{m}_{stat}" for m in args.metric for stat in ("mean", "std", "ci_low", "ci_high")
     ]
     print(_table(summary[columns].round(3).to_dict(orient="records")))
+    flagged = [
+        {"task": r["task"]["name"], "method": r["method"]["name"], "fraction": r["fraction"],
+         "seed": r["seed"], "reason": flag.reason}
+        for r, flag in flags if flag is not None
+    ]  # fmt: skip
+    if flagged:
+        print("\nnot summarised (non-compliant: reference runs, never ranked):")
+        print(_table(flagged))
     if len(set_apart):
         print("\nset apart (not comparable with the rows above):")
         print(
@@ -781,8 +834,9 @@ def build_parser() -> argparse.ArgumentParser:
     model_opts.add_argument(
         "--fraction",
         type=float,
-        default=1.0,
-        help="training fraction that coverage is measured against",
+        default=None,
+        help="training fraction that coverage is measured against (default: a run folder's "
+        "own fraction; 1 for a pretrained model)",
     )
     model_opts.add_argument("--out", default="mfbench-results", help="results folder")
 

@@ -44,6 +44,14 @@ class TaskError(MfbenchError):
     """A task file is invalid or a task cannot be resolved."""
 
 
+class NotPreparedError(TaskError):
+    """A task's dataset is not prepared on this machine; :attr:`command` prepares it."""
+
+    def __init__(self, message: str, command: str) -> None:
+        super().__init__(message)
+        self.command = command
+
+
 class UnknownNameError(MfbenchError, KeyError):
     """A name (dataset, task, model) is not registered; suggests the closest ones."""
 

@@ -20,6 +20,11 @@ def datasets_dir() -> Path:
     return home() / "datasets"
 
 
+def locks_dir() -> Path:
+    """Folder of the lock files of dataset stores (see :mod:`mfbench.locks`)."""
+    return home() / "locks"
+
+
 def tasks_dir() -> Path:
     """Folder of task YAML files: ``$MFBENCH_TASKS_DIR``, else the checkout's ``tasks/``.
 

@@ -1,13 +1,18 @@
 """``mfbench run``: one (task, fraction, method, seed) from training to a result record.
 
 A run folder ``<out>/<task>/v<version>/<method>/fraction-<f>/seed-<s>/`` holds
-``result.json`` (schema ``mfbench.result/2``, validated, written atomically last),
-``predictions.npz`` (its sha256 is in the record) and the saved ``model/``. While a run is
-unfinished, ``checkpoints/`` holds what methods that resume wrote (the trained baselines write
-one per epoch): a killed run started again with the same arguments continues from there, and
-the folder is removed once the result is written. Runs given hyperparameters
-(``params``) live under ``<method>@<first 8 hex of the params hash>``. A folder with a valid
-result for the same hyperparameters is skipped unless ``force`` is set; one for other
+``result.json`` (schema ``mfbench.result/3``, validated, written atomically last),
+``predictions.npz`` (its sha256 is in the record) and the saved ``model/``. The record states
+what produced the numbers: the method's code (its module's sha256 beside mfbench's git commit)
+and every weights file the method read while fitting and predicting, with its sha256
+(:mod:`mfbench.methods.checkpoint_log`); compliance is computed from these
+(:mod:`mfbench.results.compliance`). One process at a time works in a run folder (a lock).
+While a run is unfinished, ``checkpoints/`` holds what methods that resume wrote (the trained
+baselines write one per epoch): a killed run started again with the same arguments continues
+from there, and the folder is removed once the result is written. Runs given hyperparameters
+(``params``) live under ``<method>@<first 8 hex of the params hash>``. A folder with a complete
+result (record and predictions present and consistent, :func:`completed_record`) for the same
+hyperparameters is skipped unless ``force`` is set; one for other
 hyperparameters (e.g. written before a method's defaults changed) is an error (choose another
 ``out`` or ``force``). Metrics are computed by mfbench from the predictions.
 """
@@ -20,18 +25,24 @@ import logging
 import os
 import random
 import shutil
+import sys
 import time
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mfbench.atomic import write_bytes_atomic, write_json_atomic
+from mfbench.data.checksum import sha256_file
 from mfbench.data.frameset import FrameSet
 from mfbench.errors import MfbenchError
 from mfbench.evaluation import EvaluationFrames, predictions_bytes, score
+from mfbench.locks import exclusive_lock
 from mfbench.methods import FitContext, Method, get_method
+from mfbench.methods.checkpoint_log import CheckpointLog
+from mfbench.paths import home
 from mfbench.provenance import environment
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
@@ -39,13 +50,17 @@ from mfbench.tasks.split import fingerprint
 
 logger = logging.getLogger(__name__)
 
-#: /2 added ``training`` and ``task.budget``; a record of another schema is rerun, not reused.
-RESULT_SCHEMA = "mfbench.result/2"
+#: /2 added ``training`` and ``task.budget``; /3 ``checkpoints`` (the weights files the method
+#: read, with sha256) and ``method.source`` (its module's sha256). A record of another schema is
+#: rerun, not reused, and validation rejects it.
+RESULT_SCHEMA = "mfbench.result/3"
 _REQUIRED = {
     "schema", "task", "dataset", "method", "fraction", "n_train_frames", "seed",
-    "auxiliary_used", "coverage", "metrics", "per_element_energy_mae", "training", "timing",
-    "environment", "predictions",
+    "auxiliary_used", "checkpoints", "coverage", "metrics", "per_element_energy_mae",
+    "training", "timing", "environment", "predictions",
 }  # fmt: skip
+#: The lock file of a run folder (one process at a time works in it).
+RUN_LOCK = ".mfbench-run.lock"
 
 
 def run_folder(out: Path, task: str, version: int, method: str, fraction: float, seed: int) -> Path:
@@ -150,9 +165,15 @@ def run(
 
     ``data_workers`` is the number of processes the method may use to prepare its data
     (:attr:`mfbench.methods.FitContext.data_workers`; default :func:`default_data_workers`).
+    One process at a time works in a run folder: a second one stops with
+    :class:`mfbench.locks.LockedError` naming the first.
 
     Returns:
         The result record (also written to ``<run folder>/result.json``).
+
+    Raises:
+        FileExistsError: the folder holds a complete result for other hyperparameters.
+        mfbench.locks.LockedError: another process is running in the same folder.
     """
     data = TaskData.load(get_task(task_name))
     if fraction not in data.task.fractions.values:
@@ -160,34 +181,138 @@ def run(
             f"fraction {fraction} is not one of task {task_name}'s {data.task.fractions.values}"
         )
     method, entry = method_entry(method_spec, params)
-    method_class = type(method)
     if method.needs_training_frames and len(data.split.train_fraction(fraction)) == 0:
         raise MfbenchError(
             f"{entry} needs training frames, and fraction {fraction:g} of task {task_name} has "
             "none; use a zero-shot method there"
         )
     folder = run_folder(out, task_name, data.task.version, entry, fraction, seed)
-    result_path = folder / "result.json"
-    if result_path.is_file() and not force:
-        record = json.loads(result_path.read_text())
-        if record.get("schema") != RESULT_SCHEMA:
-            logger.warning(
-                "%s was written with schema %s, not %s: running again",
-                result_path, record.get("schema"), RESULT_SCHEMA,
-            )  # fmt: skip
-            return run(
-                task_name, method_spec, fraction, seed, out=out, device=device, params=params,
-                force=True, progress=progress,
-            )  # fmt: skip
+    with exclusive_lock(folder / RUN_LOCK, what=f"run folder {folder}", wait=False):
+        if not force:
+            record = completed_record(folder, params_hash(method.get_params()))
+            if record is not None:
+                logger.info("skipping %s: already complete (use force to rerun)", folder)
+                return record
+        return _train_and_record(
+            data, method, method_spec, fraction, seed, folder,
+            device=device, progress=progress, data_workers=data_workers,
+        )  # fmt: skip
+
+
+def completed_record(folder: Path, expected_params_hash: str) -> dict[str, Any] | None:
+    """The record of the complete run in ``folder``, or None when it must run (again).
+
+    A run is complete when ``result.json`` is a record of schema :data:`RESULT_SCHEMA` and its
+    predictions file is present with the sha256 the record states. Anything less (no record,
+    an unreadable or older one, predictions missing or changed) is logged as a warning naming
+    the file, and the run is done again from its checkpoints.
+
+    Raises:
+        FileExistsError: the complete record is for other hyperparameters than
+            ``expected_params_hash`` (rerunning would silently replace it).
+    """
+    path = Path(folder) / "result.json"
+    if not path.exists():
+        return None
+    record, reason = _complete_or_why(path)
+    if record is None:
+        logger.warning("%s: %s; running again", path, reason)
+        return None
+    if record["method"].get("params_hash") != expected_params_hash:
+        raise FileExistsError(
+            f"{folder} holds a result for other hyperparameters "
+            f"({record['method'].get('params')}); rerun with force (--force) to replace it, "
+            "or write to another --out"
+        )
+    return record
+
+
+def _complete_or_why(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """``(record, "")`` for a complete run's record, else ``(None, why it is not)``."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"unreadable ({exc})"
+    if not isinstance(record, dict):
+        return None, f"not a result record (a JSON {type(record).__name__})"
+    if record.get("schema") != RESULT_SCHEMA:
+        return None, f"written with schema {record.get('schema')!r}, not {RESULT_SCHEMA}"
+    try:
         validate_result(record)
-        if record["method"]["params_hash"] != params_hash(method.get_params()):
-            raise FileExistsError(
-                f"{folder} holds a result for other hyperparameters "
-                f"({record['method']['params']}); rerun with force (--force) to replace it, "
-                "or write to another --out"
-            )
-        logger.info("skipping %s: already complete (use force to rerun)", folder)
-        return record
+    except ValueError as exc:
+        return None, str(exc)
+    predictions, method = record["predictions"], record["method"]
+    if not isinstance(predictions, dict) or not isinstance(method, dict):
+        return None, "its method or predictions field is not an object"
+    name = predictions.get("file")
+    if not isinstance(name, str) or Path(name).name != name or name in {"", ".", ".."}:
+        return None, f"its predictions file {name!r} is not a file name"
+    file = path.parent / name
+    if not file.is_file():
+        return None, f"its predictions file {file} is missing"
+    if sha256_file(file) != predictions.get("sha256"):
+        return None, f"its predictions file {file} does not have the sha256 the record states"
+    return record, ""
+
+
+def method_source(method_class: type) -> dict[str, Any]:
+    """Which code a method is: its module, the module file's sha256 and its distribution.
+
+    Returns:
+        ``{"module": "baselines.finetune", "file": "baselines/finetune.py", "sha256": hex,
+        "distribution": "mfbench 0.1.0" or None}``; ``file`` is the module's path below its
+        top-level package (its name alone for a script).
+
+    Raises:
+        MfbenchError: the class has no source file (defined interactively).
+    """
+    module_name = method_class.__module__
+    module = sys.modules.get(module_name)
+    file = getattr(module, "__file__", None)
+    if not file or not Path(file).is_file():
+        raise MfbenchError(
+            f"method {method_class.__qualname__} has no source file (module {module_name}); "
+            "define it in a .py module so its code can be recorded"
+        )
+    path, parts = Path(file), module_name.split(".")
+    if module_name == "__main__":
+        shown = path.name
+    elif path.name == "__init__.py":
+        shown = "/".join([*parts, path.name])
+    else:
+        shown = "/".join([*parts[:-1], path.name])
+    return {
+        "module": module_name,
+        "file": shown,
+        "sha256": sha256_file(Path(file)),
+        "distribution": _distribution(parts[0]),
+    }
+
+
+def _distribution(top_level: str) -> str | None:
+    """``"name version"`` of the installed distribution providing ``top_level``, or None."""
+    names = metadata.packages_distributions().get(top_level, [])
+    if not names:
+        return None
+    name = sorted(names)[0]
+    return f"{name} {metadata.version(name)}"
+
+
+def _train_and_record(
+    data: TaskData,
+    method: Method,
+    method_spec: str,
+    fraction: float,
+    seed: int,
+    folder: Path,
+    *,
+    device: str,
+    progress: bool,
+    data_workers: int | None,
+) -> dict[str, Any]:
+    """Fit, save, predict, score and write the record (the caller holds the folder's lock)."""
+    method_class = type(method)
+    source = method_source(method_class)
     checkpoints = folder / "checkpoints"
     found_checkpoints = checkpoints.is_dir() and any(checkpoints.iterdir())
     if found_checkpoints:
@@ -202,9 +327,11 @@ def run(
         checkpoint_dir=checkpoints, progress=progress,
         auxiliary_sources=_auxiliary_sources(data, fraction),
         data_workers=default_data_workers() if data_workers is None else data_workers,
+        checkpoints=CheckpointLog(exclude=[folder, home()]),
     )  # fmt: skip
     started = time.perf_counter()
-    method.fit(train, val, context)
+    with context.checkpoints.watching():
+        method.fit(train, val, context)
     fit_seconds = time.perf_counter() - started
     method.save(folder / "model")
     write_json_atomic(
@@ -216,7 +343,8 @@ def run(
     frames = EvaluationFrames.of(data)
     structures = [data.store.structure(int(i)) for i in frames.needed]
     started = time.perf_counter()
-    predicted = method.predict(structures)
+    with context.checkpoints.watching():
+        predicted = method.predict(structures)
     predict_seconds = time.perf_counter() - started
     blob = predictions_bytes(data.store.frame_ids[frames.needed], predicted)
     write_bytes_atomic(folder / "predictions.npz", blob)
@@ -242,11 +370,13 @@ def run(
             "name": method_class.name, "spec": method_spec,
             "class": f"{method_class.__module__}:{method_class.__qualname__}",
             "params": method_params, "params_hash": params_hash(method_params),
+            "source": source,
         },
         "fraction": fraction,
         "n_train_frames": len(train),
         "seed": seed,
         "auxiliary_used": list(context.used_auxiliary),
+        "checkpoints": context.checkpoints.entries(),
         **score(data, frames, predicted, fraction),
         "training": {
             "steps_run": getattr(method, "steps_run_", None),
@@ -266,6 +396,7 @@ def run(
         "predictions": {"file": "predictions.npz", "sha256": hashlib.sha256(blob).hexdigest()},
     }  # fmt: skip
     validate_result(record)
+    result_path = folder / "result.json"
     write_json_atomic(result_path, record)
     shutil.rmtree(checkpoints, ignore_errors=True)
     logger.info("wrote %s", result_path)

@@ -7,9 +7,16 @@ submission's compliance and writes one folder::
 
     <out>/<method>/
         submission.yaml        the metadata, byte for byte
-        manifest.json          sha256 and size of every other file, the runs, the compliance
+        manifest.json          sha256 and size of every other file, the runs, the code, and
+                               the compliance mfbench computed (a cache: the leaderboard
+                               computes it again and rejects the submission when they differ)
+        code/<module>.py       the method's module, whose sha256 every record states
         runs/<task>/v<version>/fraction-<f>/seed-<s>/result.json
         runs/<task>/v<version>/fraction-<f>/seed-<s>/predictions.npz
+
+The records must have been produced by the code submitted: each record states the sha256 of
+its method's module (``method.source``), and packing refuses records whose hash differs from
+the module importable here.
 
 Compliance is computed, never declared. The rule: a run may learn target-fidelity labels
 (the task's ``target_fidelity``, r2SCAN) only from its own training fraction. A submission is
@@ -21,18 +28,20 @@ non-compliant when its metadata declares
   (its ``auxiliary_data`` scope; e.g. GGA labels of the test frames when only the train split
   is granted);
 - a starting checkpoint known to be trained on target-fidelity labels
-  (:data:`TARGET_TRAINED_CHECKPOINTS`, e.g. CHGNet's released ``r2scan`` model, trained on
+  (``mfbench/data/checkpoints.yaml``, e.g. CHGNet's released ``r2scan`` model, trained on
   all of MP-r2SCAN including its test materials);
+- a run whose record shows such a checkpoint (a weights file it read, or a hyperparameter
+  naming one; :func:`mfbench.results.compliance.non_compliance`);
 
 or when it fails to declare what its records show it used: the target labels of the training
 fraction (a run with training frames) and the auxiliary data its records list. Low-fidelity
-data of other datasets (e.g. MPtrj) is allowed and shown. Checkpoints are recognised by name
-only; a reviewer checks the declared sha256.
+data of other datasets (e.g. MPtrj) is allowed and shown. A declared starting checkpoint is
+recognised by name or sha256; the checkpoints the runs actually read are in their records.
 """
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -52,7 +61,10 @@ import yaml
 
 from mfbench import __version__
 from mfbench.atomic import write_json_atomic
+from mfbench.data.checkpoints import identify_checkpoint
+from mfbench.data.checksum import sha256_file
 from mfbench.errors import MfbenchError
+from mfbench.results.compliance import non_compliance
 from mfbench.results.records import TaskCache, find_records, validate_record
 from mfbench.tasks.definition import Task, get_task
 
@@ -64,14 +76,6 @@ SUBMISSION_SCHEMA = "mfbench.submission/1"
 MANIFEST_SCHEMA = "mfbench.submission-manifest/1"
 MANIFEST = "manifest.json"
 METADATA = "submission.yaml"
-#: Target fidelity → checkpoint names (compared case-insensitively) known to have been trained
-#: on labels of that fidelity beyond any training fraction, and what they saw.
-TARGET_TRAINED_CHECKPOINTS: dict[str, dict[str, str]] = {
-    "r2scan": {
-        "chgnet-r2scan": "CHGNet's released r2scan model, trained on all of MP-r2SCAN",
-        "r2scan": "CHGNet's released r2scan model, trained on all of MP-r2SCAN",
-    },
-}
 #: A complete metadata file (what ``mfbench submit`` users start from).
 EXAMPLE_METADATA = """\
 schema: mfbench.submission/1
@@ -269,6 +273,8 @@ def check_compliance(meta: Mapping[str, Any], records: Sequence[Mapping[str, Any
             *_undeclared_use_reasons(task, by_task[name], declared),
         ):
             reasons[reason] = None
+    for reason in _record_reasons(sorted(records, key=lambda r: run_path(r).as_posix())):
+        reasons[reason] = None
     return Compliance(tuple(reasons))
 
 
@@ -296,37 +302,25 @@ def _declared_data_reasons(task: Task, declared: Sequence[Mapping[str, Any]]) ->
                 yield f"{where}: task {task.task} grants {fidelity} labels of {own} ({scope} only)"
 
 
-def target_trained_checkpoint(name: str, target_fidelity: str) -> str | None:
-    """What the checkpoint called ``name`` saw of ``target_fidelity`` labels, or None.
-
-    The one rule for recognising a checkpoint trained on target-fidelity labels beyond any
-    training fraction: ``name`` matches a key of :data:`TARGET_TRAINED_CHECKPOINTS`
-    ``[target_fidelity]``, compared case-insensitively (``casefold``). Used by
-    :func:`check_compliance` and by the leaderboard, which checks every string
-    hyperparameter of a record.
-
-    Args:
-        name: a checkpoint name, e.g. ``"r2scan"`` or ``"chgnet-0.3.0"``.
-        target_fidelity: the task's ``target_fidelity``, e.g. ``"r2scan"``.
-
-    Returns:
-        E.g. ``"CHGNet's released r2scan model, trained on all of MP-r2SCAN"`` for ``"R2SCAN"``
-        and ``"r2scan"``; None for a name not known to be target-trained.
-    """
-    known = TARGET_TRAINED_CHECKPOINTS.get(target_fidelity, {})
-    return {key.casefold(): seen for key, seen in known.items()}.get(name.casefold())
-
-
 def _checkpoint_reasons(task: Task, checkpoint: Mapping[str, Any] | None) -> Iterable[str]:
     if not checkpoint:
         return
     name = str(checkpoint["name"])
-    seen = target_trained_checkpoint(name, task.target_fidelity)
-    if seen is not None:
+    known = identify_checkpoint(name=name, sha256=checkpoint.get("sha256"))
+    if known is not None and known.seen(task.target_fidelity) is not None:
         yield (
-            f"starting_checkpoint {name!r}: {seen}, so it has seen "
-            f"{task.target_fidelity} labels beyond the training fraction of task {task.task}"
+            f"starting_checkpoint {name!r} is {known.name}, trained on {task.target_fidelity} "
+            f"labels of {known.seen(task.target_fidelity)}, so it has seen them beyond the "
+            f"training fraction of task {task.task}"
         )
+
+
+def _record_reasons(records: Sequence[Mapping[str, Any]]) -> Iterable[str]:
+    """The record-level findings (:func:`mfbench.results.compliance.non_compliance`)."""
+    for record in records:
+        flag = non_compliance(record)
+        if flag is not None:
+            yield f"{run_path(record).as_posix()}: {flag.reason}"
 
 
 def _undeclared_use_reasons(
@@ -414,6 +408,7 @@ def pack_submission(
     if destination.exists() and not replace:
         raise SubmissionError([f"{destination} exists; pass replace to overwrite it"])
     paths, records = _checked_records(meta_yaml, method, results)
+    module, code_file = method_code(records, paths)
     compliance = check_compliance(meta, records)
     if not compliance.compliant:
         logger.warning("submission %s is not compliant:\n%s", method, "\n".join(compliance.reasons))
@@ -423,6 +418,9 @@ def pack_submission(
         root = staging / destination.name
         root.mkdir()
         shutil.copyfile(meta_yaml, root / METADATA)
+        code = code_path(module)
+        (root / code).parent.mkdir(parents=True)
+        shutil.copyfile(code_file, root / code)
         runs = [_copy_run(path, record, root) for path, record in zip(paths, records, strict=True)]
         write_json_atomic(
             root / MANIFEST,
@@ -431,6 +429,7 @@ def pack_submission(
                 "method": method,
                 "mfbench_version": __version__,
                 "compliance": compliance.to_json(),
+                "code": {"module": module, "file": code, "sha256": sha256_file(root / code)},
                 "runs": runs,
                 "files": _file_hashes(root),
             },
@@ -476,6 +475,57 @@ def _checked_records(
     return paths, records
 
 
+def method_code(records: Sequence[Mapping[str, Any]], paths: Sequence[Path]) -> tuple[str, Path]:
+    """The module that produced ``records`` and its source file here.
+
+    Every record states its method's module and that file's sha256 (``method.source``); the
+    module importable here must be the same one, with the same bytes.
+
+    Returns:
+        ``(module name, source file)``.
+
+    Raises:
+        SubmissionError: the records name several modules, the module cannot be found here,
+            or a record's sha256 differs from the file's (naming the record and both hashes).
+    """
+    sources = [record["method"].get("source") for record in records]
+    broken = [str(p) for p, s in zip(paths, sources, strict=True) if not isinstance(s, dict)]
+    if broken:
+        raise SubmissionError([f"{p}: the record states no method.source" for p in broken])
+    modules = sorted({str(source.get("module")) for source in sources})
+    if len(modules) != 1:
+        raise SubmissionError([f"the records come from several modules: {', '.join(modules)}"])
+    module = modules[0]
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as exc:
+        spec, problem = None, str(exc)
+    else:
+        problem = "no source file"
+    if module == "__main__" or spec is None or not spec.origin or not Path(spec.origin).is_file():
+        raise SubmissionError(
+            [f"the method's module {module!r} cannot be found here ({problem}); install the "
+             "method's code (or put it on PYTHONPATH) and submit again"]
+        )  # fmt: skip
+    origin = Path(spec.origin)
+    digest = sha256_file(origin)
+    problems = [
+        f"{path}: produced by code with sha256 {source.get('sha256')}, but module {module} "
+        f"here ({origin}) has sha256 {digest}: submit the code that produced the records, or "
+        "run them again with this code"
+        for path, source in zip(paths, sources, strict=True)
+        if source.get("sha256") != digest
+    ]
+    if problems:
+        raise SubmissionError(["the submission cannot be packed:", *problems])
+    return module, origin
+
+
+def code_path(module: str) -> str:
+    """Where a submission holds the source of ``module``: ``code/<module>.py``."""
+    return f"code/{safe_name(module, what='module')}.py"
+
+
 def _copy_run(path: Path, record: Mapping[str, Any], root: Path) -> dict[str, Any]:
     """Copy a record and its predictions into ``root``; returns the run's manifest entry."""
     folder = root / run_path(record)
@@ -497,15 +547,6 @@ def _copy_run(path: Path, record: Mapping[str, Any], root: Path) -> dict[str, An
         "seed": record["seed"],
         "path": run_path(record).as_posix(),
     }
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _file_hashes(root: Path) -> dict[str, dict[str, Any]]:

@@ -10,10 +10,12 @@ What a sweep does, in order:
    ``params``, so an unknown hyperparameter is caught here), every fraction (one of the
    task's), every seed, the prepared dataset, and every existing ``result.json`` in the matrix.
    All problems are reported together and nothing is launched when there is one.
-2. **Skip** the runs whose ``result.json`` is complete: schema
-   :data:`mfbench.runner.RESULT_SCHEMA` and the same hyperparameter hash (status
-   ``skipped``). A record of an older schema is run again (as ``mfbench run`` does); one for
-   other hyperparameters, or an unreadable one, is a planning error naming its folder.
+2. **Skip** the runs that are complete by :func:`mfbench.runner.completed_record`, the rule
+   ``mfbench run`` uses: a record of schema :data:`mfbench.runner.RESULT_SCHEMA` with the same
+   hyperparameter hash, and its predictions file present with the sha256 it states (status
+   ``skipped``). Anything less (an older schema, an unreadable record, missing predictions)
+   is run again; a complete record for other hyperparameters is a planning error naming its
+   folder.
 3. **Launch** the others and wait for them:
 
    - ``local``: one ``python -m mfbench.cli run …`` subprocess per run, at most ``jobs`` at a
@@ -450,30 +452,19 @@ def _method_entry(method: str, params: dict[str, Any]) -> tuple[str, str]:
 def _is_complete(path: Path, expected_hash: str) -> bool:
     """Whether ``path`` is a result :func:`mfbench.runner.run` would reuse.
 
-    Raises:
-        MfbenchError: the record is unreadable, invalid, or for other hyperparameters (the
-            run would fail), naming the folder.
-    """
-    from mfbench.runner import RESULT_SCHEMA, validate_result
+    The one rule is :func:`mfbench.runner.completed_record`: a record and its predictions,
+    present and consistent; anything less is pending (the run warns and starts again).
 
-    if not path.is_file():
-        return False
+    Raises:
+        MfbenchError: the record is for other hyperparameters (the run would fail), naming
+            the folder.
+    """
+    from mfbench.runner import completed_record
+
     try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise MfbenchError(f"{path} is not readable JSON ({exc}); delete it to rerun") from exc
-    if record.get("schema") != RESULT_SCHEMA:
-        return False  # the runner reruns records of older schemas
-    try:
-        validate_result(record)
-    except ValueError as exc:
-        raise MfbenchError(f"{path}: {exc}; delete it to rerun") from exc
-    if record["method"]["params_hash"] != expected_hash:
-        raise MfbenchError(
-            f"{path.parent} holds a result for other hyperparameters "
-            f"({record['method']['params']}); use another --out or delete the folder"
-        )
-    return True
+        return completed_record(path.parent, expected_hash) is not None
+    except FileExistsError as exc:
+        raise MfbenchError(f"{exc}; or delete the folder") from exc
 
 
 def _sweep_id(spec: SweepSpec, version: int) -> str:

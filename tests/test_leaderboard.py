@@ -28,17 +28,13 @@ from pybtex.database import parse_string
 from mfbench.leaderboard import SiteReport, build_site
 from mfbench.leaderboard.build import MANIFEST, templates_dir
 from mfbench.leaderboard.citations import submission_bibtex
-from mfbench.leaderboard.compliance import non_compliance
 from mfbench.leaderboard.safety import csv_cell, display_text, http_url, site_path, slug
 from mfbench.leaderboard.svg import UnsafeSvgError, badge, inline_svg
 from mfbench.leaderboard.tables import format_number
 from mfbench.results import comparable, records_frame, summarize, validate_records
+from mfbench.results.compliance import non_compliance, target_trained_checkpoint
 from mfbench.runner import params_hash
-from mfbench.submissions import (
-    TARGET_TRAINED_CHECKPOINTS,
-    pack_submission,
-    target_trained_checkpoint,
-)
+from mfbench.submissions import pack_submission
 
 from .factories import set_record_fields
 from .test_results import SEEDED
@@ -661,7 +657,7 @@ def test_a_run_from_the_shipped_r2scan_model_is_a_reference_row_not_ranked(
     assert (float(row["Fraction"]["sort"]), row["Seeds"]["text"]) == (1.0, "1")
     reason = row["Reason"]["text"]
     assert reason.startswith("method.params.base_model is 'r2scan': ")
-    assert TARGET_TRAINED_CHECKPOINTS["r2scan"]["r2scan"] in reason
+    assert "chgnet-r2scan: trained on r2scan labels of all of MP-r2SCAN" in reason
     assert f"r2scan labels beyond its training fraction of task {TASK}" in reason
     # its metrics are those of the run it copies, the fraction-1 run of composition-only
     stored = json.loads((_source_run(runs[1]) / "result.json").read_text())["metrics"]["all"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from pymatgen.core import Composition
 
@@ -252,3 +253,40 @@ def test_thermo_metrics_no_test_materials_gives_nan() -> None:
     assert math.isnan(result.decomposition_mae_mev_per_atom)
     assert (result.n_formation, result.n_decomposition) == (0, 0)
     assert result.per_material.empty
+
+
+def _random_ternary(seed: int) -> list[MaterialEnergy]:
+    """Li-Fe-O materials (polymorphs included) with random energies, eV/atom."""
+    rng = np.random.default_rng(seed)
+    formulas = ["Li", "Li", "Fe", "O2", "Li2O", "Li2O2", "LiO2", "Fe2O3", "FeO", "Fe3O4",
+                "LiFeO2", "LiFeO2", "Li5FeO4", "LiFe5O8", "Li2O"]  # fmt: skip
+    return [
+        MaterialEnergy(f"m-{i:02d}", Composition(f), e, e + rng.normal(0.0, 0.05))
+        for i, (f, e) in enumerate(zip(formulas, rng.normal(-5.0, 0.6, len(formulas)), strict=True))
+    ]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_decomposition_energies_are_pymatgen_s_and_independent_of_order(seed: int) -> None:
+    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+
+    materials = _random_ternary(seed)
+    test_ids = [m.material_id for m in materials]
+    table = thermo_metrics(materials, test_ids).per_material.set_index("material_id")
+    for side in ("ref", "pred"):
+        key = "reference" if side == "ref" else "predicted"
+        entries = {
+            m.material_id: PDEntry(
+                m.composition, getattr(m, f"{key}_energy_per_atom") * m.composition.num_atoms
+            )
+            for m in materials
+        }
+        diagram = PhaseDiagram(list(entries.values()))
+        for mid, entry in entries.items():
+            _, expected = diagram.get_decomp_and_phase_separation_energy(entry, stable_only=False)
+            got = table.loc[mid, f"{side}_decomposition_ev_per_atom"]
+            assert got == pytest.approx(expected, abs=1e-7), (mid, side)
+    # the same numbers, to the last bit, whatever order the materials come in
+    shuffled = list(np.random.default_rng(seed).permutation(materials))
+    again = thermo_metrics(shuffled, test_ids).per_material.set_index("material_id")
+    pd.testing.assert_frame_equal(again, table, check_exact=True)

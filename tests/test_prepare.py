@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset, registry
 from mfbench.data.store import FrameStore
 from mfbench.errors import ChecksumError, DataError, UnknownNameError
+from mfbench.locks import exclusive_lock
+from mfbench.paths import locks_dir
 
 from .factories import make_structure, mptrj_record, write_nested
 
@@ -131,3 +134,21 @@ def test_registry_rejects_unknown_keys(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(entries))
     with pytest.raises(DataError, match="sha265"):
         registry([path])
+
+
+def test_a_second_prepare_of_one_store_waits_for_the_first(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = get_dataset("surrogate-aflow")
+    lock = locks_dir() / f"dataset-{entry.key}.lock"
+    reports: list[str] = []
+    with exclusive_lock(lock, what="test", wait=False):  # another process preparing it
+        waiting = threading.Thread(target=lambda: reports.append(prepare(entry).checksum_status))
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive() and not reports  # it waits, and says so
+        assert "waiting for another mfbench process" in caplog.text
+        assert not entry.store_path().exists()
+    waiting.join(timeout=60)
+    assert reports == ["verified"]
+    assert prepare(entry).checksum_status == "skipped-existing"

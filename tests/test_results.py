@@ -27,7 +27,7 @@ from mfbench.results import (
     validate_record,
     validate_records,
 )
-from mfbench.results.records import differences
+from mfbench.results.agreement import differences
 
 from .factories import set_record_fields
 from .test_runner import SPEC as COMPOSITION_ONLY
@@ -112,7 +112,8 @@ def test_a_tampered_metric_is_rejected_with_both_numbers(out: Path, tmp_path: Pa
     assert not report.ok
     assert report.problems == [
         f"metrics.all.energy_mae_mev_per_atom: stored 12.5, recomputed {true!r}, "
-        f"difference {12.5 - true!r} (stored - recomputed)"
+        f"difference {12.5 - true!r} (stored - recomputed; tolerance relative 1e-09, "
+        "absolute 1e-06)"
     ]
     assert "REJECTED" in report.summary()
 
@@ -136,11 +137,12 @@ def test_differences_read_null_as_nan() -> None:
     assert differences("m", None, float("nan")) == []
     assert differences("m", 1.0, 1.0 + 1e-12) == []
     assert differences("m", None, 2.0) == [
-        "m: stored NaN (null), recomputed 2.0, difference nan (stored - recomputed)"
+        "m: stored NaN (null), recomputed 2.0, difference nan (stored - recomputed; "
+        "tolerance relative 1e-09, absolute 1e-12)"
     ]
     assert differences("m", True, 1) == ["m: stored True, recomputed 1"]
     assert differences("m", [{"element": "O", "x": 1}], [{"element": "O", "x": 2}]) == [
-        "m.O.x: stored 1, recomputed 2, difference -1.0 (stored - recomputed)"
+        "m.O.x: stored 1, recomputed 2 (integers must be equal)"
     ]
 
 
@@ -195,16 +197,66 @@ def test_missing_and_extra_prediction_frames_are_named(out: Path, tmp_path: Path
     assert repr(renamed) in problems[1] and "metrics not recomputed" in problems[1]
 
 
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (
+            lambda a: a.update(energy_per_atom=a["energy_per_atom"][:, None]),
+            "energy_per_atom has shape (370, 1), expected (370,) for 370 frames of",
+        ),
+        (
+            lambda a: a.update(forces=a["forces"][:-1]),
+            "forces has shape (2158, 3), expected (2159, 3) for 370 frames of 2159 atoms",
+        ),
+        (
+            lambda a: a.update(atom_offsets=a["atom_offsets"][::-1].copy()),
+            "atom_offsets must be [371] integers rising from 0",
+        ),
+        (
+            lambda a: a.update(stress=a["stress"].astype(str)),
+            "stress must be real numbers, not <U",
+        ),
+        (lambda a: a.update(frame_ids=a["frame_ids"][:, None]), "frame_ids must be 1-D strings"),
+        (
+            lambda a: a["forces"].__setitem__((5, 1), np.nan),
+            "forces is not finite (NaN or infinite) in 1 frame(s), first frame ",
+        ),
+        (
+            lambda a: a["magmoms"].__setitem__(0, np.inf),
+            "magmoms is not finite (NaN or infinite) in 1 frame(s), first frame ",
+        ),
+    ],
+)
+def test_malformed_predictions_with_the_right_sha_are_rejected_by_name(
+    out: Path, tmp_path: Path, edit: Any, problem: str
+) -> None:
+    path = _copy_run(out, tmp_path)
+    _rewrite_predictions(path, edit)
+    _set_sha(path)
+    report = validate_record(path)
+    assert report.status == "rejected"
+    (line,) = report.problems
+    assert line.startswith(f"{path.parent / 'predictions.npz'}: {problem}"), line
+
+
+def test_records_that_are_not_objects_or_not_whole_are_rejected(out: Path, tmp_path: Path) -> None:
+    path = _copy_run(out, tmp_path)
+    text = path.read_text()
+    for content, problem in [
+        ("[1, 2]", "a result record must be a JSON object"),
+        (text[: len(text) // 2], "cannot read the result record"),
+        (json.dumps({**json.loads(text), "metrics": []}), "metrics: stored [], recomputed {"),
+        (json.dumps({**json.loads(text), "task": "x"}), "record field task.name is missing"),
+    ]:
+        path.write_text(content)
+        report = validate_record(path)
+        assert report.status == "rejected" and problem in report.problems[-1], report.problems
+
+
 def test_file_problems_name_the_file(
     out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _copy_run(out, tmp_path)
-    with monkeypatch.context() as patch:
-        patch.setenv("MFBENCH_HOME", str(tmp_path / "empty-home"))
-        (problem,) = validate_record(path).problems
-    assert problem.startswith("task 'surrogate-r2scan' cannot be loaded")
-    assert "not prepared" in problem
-
     (path.parent / "predictions.npz").unlink()
     report = validate_record(path)
     assert not report.ok and len(report.problems) == 1
@@ -222,14 +274,59 @@ def test_file_problems_name_the_file(
     assert str(missing) in validate_record(missing).problems[0]
 
 
-def test_another_task_version_or_split_is_a_problem(out: Path, tmp_path: Path) -> None:
+def test_the_embedded_dataset_is_prepared_on_demand(
+    out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _copy_run(out, tmp_path)
+    home = tmp_path / "fresh-home"
+    monkeypatch.setenv("MFBENCH_HOME", str(home))
+    report = validate_record(path)
+    assert report.ok and report.status == "accepted", report.problems
+    assert (home / "datasets" / "surrogate-aflow-v1" / "meta.json").is_file()
+
+
+def test_what_cannot_be_checked_here_is_not_a_verdict(out: Path, tmp_path: Path) -> None:
     path = _copy_run(out, tmp_path)
     set_record_fields(path, {"task.version": 2})
-    (problem,) = validate_record(path).problems
-    assert problem.startswith("task.version: the record has version 2")
+    report = validate_record(path)
+    assert (report.ok, report.checked, report.status) == (False, False, "not checked")
+    (problem,) = report.problems
+    assert "is of task surrogate-r2scan version 2, this mfbench defines version 1" in problem
+    assert "version 2" in str(report.fix) and "NOT CHECKED" in report.summary()
 
-    set_record_fields(path, {"task.version": 1, "task.split_fingerprint": "abc"})
-    (problem,) = validate_record(path).problems
+    set_record_fields(path, {"task.version": 1, "dataset.sha256": "f" * 64})
+    report = validate_record(path)
+    assert report.status == "not checked"
+    assert report.fix == (
+        f"mfbench data prepare surrogate-aflow --overwrite --source FILE (FILE: the source "
+        f"whose sha256 is {'f' * 64})"
+    )
+
+    # a task whose dataset the user must supply, not prepared on this machine
+    set_record_fields(path, {"dataset.sha256": json.loads(path.read_text())["dataset"]["sha256"]})
+    set_record_fields(path, {"task.name": "mp-r2scan"})
+    report = validate_record(path)
+    assert report.status == "not checked"
+    assert report.fix == "mfbench data prepare mp-r2scan --source PATH"
+
+    set_record_fields(path, {"task.name": "no-such-task"})
+    report = validate_record(path)
+    assert report.status == "not checked" and "unknown task 'no-such-task'" in report.problems[0]
+
+    # found wrong before the environment stopped the check: rejected, not "not checked"
+    (path.parent / "predictions.npz").write_bytes((path.parent / "predictions.npz").read_bytes())
+    set_record_fields(path, {"predictions.sha256": "0" * 64})
+    report = validate_record(path)
+    assert report.status == "rejected" and "sha256" in report.problems[0]
+    assert report.problems[-1].startswith("metrics not recomputed: task 'no-such-task'")
+
+
+def test_another_split_is_rejected(out: Path, tmp_path: Path) -> None:
+    path = _copy_run(out, tmp_path)
+    set_record_fields(path, {"task.split_fingerprint": "abc"})
+    report = validate_record(path)
+    (problem,) = report.problems
+    assert report.status == "rejected"
     assert problem.startswith("task.split_fingerprint: the record has abc")
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import pytest
@@ -19,8 +20,9 @@ from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
 from mfbench.elemental_reference import composition_fractions, fit_elemental_reference
 from mfbench.errors import MfbenchError
+from mfbench.locks import LockedError, exclusive_lock
 from mfbench.methods import FitContext, Method
-from mfbench.runner import run, validate_result
+from mfbench.runner import RESULT_SCHEMA, RUN_LOCK, run, validate_result
 
 
 class CompositionOnly(Method):
@@ -91,10 +93,10 @@ def test_run_writes_a_valid_record_and_skips_when_complete(tmp_path: Path) -> No
         ref = np.asarray(data.store.energies("r2scan"))[test]
     mae = 1000 * np.mean(np.abs(pred - ref))
     assert record["metrics"]["all"]["energy_mae_mev_per_atom"] == pytest.approx(mae, rel=1e-9)
-    # the stored record is reused, not recomputed
-    (folder / "predictions.npz").unlink()
+    # a complete run (record and predictions consistent) is reused, not recomputed
+    (folder / "model" / "weights.npy").unlink()
     assert run("surrogate-r2scan", SPEC, 0.25, 3, out=tmp_path) == record
-    assert not (folder / "predictions.npz").exists()
+    assert not (folder / "model" / "weights.npy").exists()
     rerun = run("surrogate-r2scan", SPEC, 0.25, 3, out=tmp_path, force=True, progress=False)
     assert rerun["metrics"] == record["metrics"]
 
@@ -175,5 +177,61 @@ def test_a_record_of_an_older_schema_is_rerun(tmp_path: Path) -> None:
     path = next(tmp_path.rglob("result.json"))
     path.write_text(json.dumps({**record, "schema": "mfbench.result/1"}))
     again = run("surrogate-r2scan", SPEC, 0.1, 0, out=tmp_path, progress=False)
-    assert again["schema"] == "mfbench.result/2"
-    assert json.loads(path.read_text())["schema"] == "mfbench.result/2"
+    assert again["schema"] == RESULT_SCHEMA == "mfbench.result/3"
+    assert json.loads(path.read_text())["schema"] == RESULT_SCHEMA
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (lambda f: (f / "predictions.npz").unlink(), "its predictions file"),
+        (lambda f: (f / "predictions.npz").write_bytes(b"changed"), "does not have the sha256"),
+        (lambda f: (f / "result.json").write_text("[1, 2]"), "not a result record (a JSON list)"),
+        (lambda f: (f / "result.json").write_text('{"schema": "mfb'), "unreadable"),
+    ],
+)
+def test_a_run_is_complete_only_with_its_record_and_predictions_consistent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: Any, why: str
+) -> None:
+    first = run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, progress=False)
+    folder = next(tmp_path.rglob("result.json")).parent
+    damage(folder)
+    again = run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, progress=False)
+    assert why in caplog.text and "running again" in caplog.text
+    assert again["metrics"] == first["metrics"]
+    blob = (folder / "predictions.npz").read_bytes()
+    assert hashlib.sha256(blob).hexdigest() == again["predictions"]["sha256"]
+
+
+def test_one_process_at_a_time_in_a_run_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "surrogate-r2scan" / "v1" / "composition-only" / "fraction-0.25" / "seed-0"
+    with exclusive_lock(folder / RUN_LOCK, what="test", wait=False):
+        with pytest.raises(LockedError, match="being written by another mfbench process"):
+            run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, progress=False)
+        argv = ["run", "--task", "surrogate-r2scan", "--method", SPEC, "--fraction", "0.25",
+                "--out", str(tmp_path), "--device", "cpu"]  # fmt: skip
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"mfbench: error: run folder {folder} is being written by another" in err
+        assert f"(pid {os.getpid()} on " in err and "Traceback" not in err
+        assert not (folder / "result.json").exists()
+    assert run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, progress=False)
+
+
+def test_evaluate_scores_coverage_at_the_run_s_own_fraction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = run("surrogate-r2scan", SPEC, 0.1, 0, out=tmp_path / "runs", progress=False)
+    folder = next((tmp_path / "runs").rglob("method.json")).parent
+    argv = ["evaluate", "--task", "surrogate-r2scan", "--model", str(folder),
+            "--out", str(tmp_path / "eval")]  # fmt: skip
+    assert main(argv) == 0
+    evaluated = json.loads(next((tmp_path / "eval").rglob("composition-only.json")).read_text())
+    assert evaluated["fraction"] == 0.1
+    assert evaluated["coverage"] == record["coverage"]
+    assert evaluated["coverage"]["covered_share"] < 1.0  # at fraction 1 it would be 1
+    assert evaluated["metrics"] == record["metrics"]
+    assert main([*argv, "--fraction", "1.0"]) == 2
+    assert "was trained on fraction 0.1 of surrogate-r2scan" in capsys.readouterr().err

@@ -114,8 +114,13 @@ def test_a_valid_submission_packs_and_its_manifest_verifies(out: Path, tmp_path:
     assert manifest["compliance"] == {"compliant": True, "reasons": []}
     run_paths = [f"runs/{TASK}/v1/fraction-0.25/seed-{s}" for s in SEEDS]
     assert [r["path"] for r in manifest["runs"]] == run_paths
-    assert set(manifest["files"]) == {METADATA} | {
+    assert set(manifest["files"]) == {METADATA, "code/tests.test_runner.py"} | {
         f"{p}/{name}" for p in run_paths for name in ("result.json", "predictions.npz")
+    }
+    assert manifest["code"] == {
+        "module": "tests.test_runner",
+        "file": "code/tests.test_runner.py",
+        "sha256": sha256_file(Path(__file__).with_name("test_runner.py")),
     }
     for name, entry in manifest["files"].items():
         assert entry["sha256"] == sha256_file(folder / name)
@@ -232,9 +237,9 @@ def test_compliance_of_the_declared_data(out: Path) -> None:
         "training_data[4] (r2scan labels of surrogate-aflow, frames train-split): r2scan labels "
         "beyond the run's training fraction of task surrogate-r2scan (only frames: "
         "train-fraction is allowed)",
-        "starting_checkpoint 'CHGNet-r2SCAN': CHGNet's released r2scan model, trained on all of "
-        "MP-r2SCAN, so it has seen r2scan labels beyond the training fraction of task "
-        "surrogate-r2scan",
+        "starting_checkpoint 'CHGNet-r2SCAN' is chgnet-r2scan, trained on r2scan labels of all "
+        "of MP-r2SCAN (CHGNet's released r2scan model), so it has seen them beyond the training "
+        "fraction of task surrogate-r2scan",
     )
 
 
@@ -259,7 +264,7 @@ def test_a_non_compliant_submission_is_packed_and_flagged(out: Path, tmp_path: P
     compliance = json.loads((folder / MANIFEST).read_text())["compliance"]
     assert compliance["compliant"] is False
     (reason,) = compliance["reasons"]
-    assert reason.startswith("starting_checkpoint 'r2scan': CHGNet's released r2scan model")
+    assert reason.startswith("starting_checkpoint 'r2scan' is chgnet-r2scan, trained on r2scan")
 
 
 def test_a_method_name_mismatch_is_rejected(out: Path, tmp_path: Path) -> None:
@@ -305,3 +310,10 @@ def test_safe_name() -> None:
     assert safe_name("a/b:c") == "a_b_c"
     with pytest.raises(SubmissionError, match="no usable folder name"):
         safe_name("..")
+
+
+def test_a_declared_starting_checkpoint_is_recognised_by_its_sha256(out: Path) -> None:
+    r2scan = "8eba3db0f35a2788bb3ae22885ad340591e27996f213c6643af522a633b50dad"
+    meta = {**META, "starting_checkpoint": {"name": "my-gga-start", "sha256": r2scan}}
+    (reason,) = check_compliance(meta, _records(out)).reasons
+    assert reason.startswith("starting_checkpoint 'my-gga-start' is chgnet-r2scan, trained on")

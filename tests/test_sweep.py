@@ -8,6 +8,7 @@ registered CHGNet baselines ``gga-floor`` and ``zero-shot``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from mfbench.errors import MfbenchError
 from mfbench.methods import FitContext
 from mfbench.results import find_records, validate_records
 from mfbench.runner import RESULT_SCHEMA, run_folder
+from mfbench.runner import run as run_once
 from mfbench.sweep import (
     LocalOptions,
     SlurmOptions,
@@ -150,15 +152,30 @@ def test_plan_reports_every_problem_before_launching(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())  # nothing launched, nothing written
 
 
-def test_plan_refuses_results_it_cannot_reuse(tmp_path: Path) -> None:
+def test_plan_reruns_incomplete_results_and_refuses_other_hyperparameters(
+    tmp_path: Path,
+) -> None:
     folder = run_folder(tmp_path, TASK, 1, "gated", 0.05, 0)
     folder.mkdir(parents=True)
-    (folder / "result.json").write_text("{not json")
-    with pytest.raises(MfbenchError, match=r"result\.json is not readable JSON"):
-        plan(SweepSpec(TASK, (GATED,), (0.05,), out=tmp_path))
-    (folder / "result.json").write_text(json.dumps({"schema": "mfbench.result/1"}))
-    (result,) = plan(SweepSpec(TASK, (GATED,), (0.05,), out=tmp_path)).runs
-    assert result.status == "pending"  # an older schema is run again, as runner.run does
+    spec = SweepSpec(TASK, (GATED,), (0.05,), out=tmp_path)
+    # the runner's rule: anything short of a consistent record and predictions is run again
+    for broken in ("{not json", "[1, 2]", json.dumps({"schema": "mfbench.result/1"})):
+        (folder / "result.json").write_text(broken)
+        (result,) = plan(spec).runs
+        assert result.status == "pending", broken
+    record = run_once(TASK, GATED, 0.05, 0, out=tmp_path, progress=False)
+    (result,) = plan(spec).runs
+    assert result.status == "skipped"
+    (folder / "predictions.npz").unlink()
+    (result,) = plan(spec).runs
+    assert result.status == "pending"
+    record["method"]["params_hash"] = "0" * 64
+    (folder / "result.json").write_text(json.dumps(record))
+    (folder / "predictions.npz").write_bytes(b"x")
+    record["predictions"]["sha256"] = hashlib.sha256(b"x").hexdigest()
+    (folder / "result.json").write_text(json.dumps(record))
+    with pytest.raises(MfbenchError, match="holds a result for other hyperparameters"):
+        plan(spec)
 
 
 def test_cli_dry_run_prints_the_plan_and_launches_nothing(

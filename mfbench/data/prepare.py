@@ -16,6 +16,8 @@ from mfbench.data.registry import DatasetEntry
 from mfbench.data.store import FrameStore, StoreWriter
 from mfbench.elemental_reference import composition_fractions
 from mfbench.errors import ChecksumError, DataError
+from mfbench.locks import exclusive_lock
+from mfbench.paths import locks_dir
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,9 @@ def prepare(
             registry's pin; the override is recorded in the store and the report.
         overwrite: replace an existing store (otherwise an existing, valid store is kept).
 
+    One process prepares a store at a time: a second one waits for the first (with a warning)
+    and then finds its store, or replaces it when ``overwrite`` is given.
+
     Raises:
         ChecksumError: the sha256 differs from the pin and no override was given.
         DataError: the source is missing or a frame is bad (named in the message), or the
@@ -73,7 +78,21 @@ def prepare(
         raise DataError(f"source does not exist{hint}", file=str(source))
     destination = entry.store_path()
     digest = sha256_source(source)
+    lock = locks_dir() / f"dataset-{entry.key}.lock"
+    with exclusive_lock(lock, what=f"dataset store {destination}", wait=True):
+        return _prepare_locked(entry, source, digest, started, accept_checksum_mismatch, overwrite)
 
+
+def _prepare_locked(
+    entry: DatasetEntry,
+    source: Path,
+    digest: str,
+    started: float,
+    accept_checksum_mismatch: bool,
+    overwrite: bool,
+) -> PrepareReport:
+    """:func:`prepare` once this process holds the store's lock."""
+    destination = entry.store_path()
     if destination.exists() and not overwrite:
         store = FrameStore.open(destination)
         if store.meta["source"]["sha256"] == digest:

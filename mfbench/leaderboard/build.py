@@ -64,6 +64,8 @@ class SiteReport:
         files: every file written (pages, downloads, BibTeX, badges), sorted.
         removed: files of an earlier build that this one no longer writes, now deleted.
         rejected: reports of the records left out, each with its problems.
+        unchecked: reports of the records that could not be checked here (no verdict), each
+            with the command that makes the check possible.
         n_records: record files found.
         n_accepted: records shown (valid).
         n_ranked: runs compared in the tables (valid, comparable and compliant).
@@ -80,6 +82,7 @@ class SiteReport:
     n_accepted: int
     n_ranked: int
     n_reference: int = 0
+    unchecked: tuple[ValidationReport, ...] = ()
 
     def summary(self) -> str:
         """A few lines for the command line."""
@@ -87,11 +90,11 @@ class SiteReport:
             f"{self.out}: {len(self.pages)} page(s), {len(self.files)} file(s); "
             f"{self.n_accepted} of {self.n_records} record(s) valid, {self.n_ranked} run(s) "
             f"ranked, {self.n_reference} not ranked (non-compliant), "
-            f"{len(self.rejected)} rejected"
+            f"{len(self.rejected)} rejected, {len(self.unchecked)} not checked here"
         ]
         if self.removed:
             lines.append(f"removed {len(self.removed)} file(s) of an earlier build")
-        lines += [report.summary() for report in self.rejected]
+        lines += [report.summary() for report in (*self.rejected, *self.unchecked)]
         return "\n".join(lines)
 
 
@@ -136,6 +139,7 @@ def build_site(
         files=tuple(written),
         removed=tuple(removed),
         rejected=tuple(content.rejected_reports),
+        unchecked=tuple(content.unchecked_reports),
         n_records=content.n_records,
         n_accepted=content.n_accepted,
         n_ranked=content.n_ranked,
@@ -240,8 +244,7 @@ def _tables(content: SiteContent) -> list[Table]:
     for method in content.methods:
         tables += [variant.params for variant in method.variants]
         tables += [method.runs, *method.provenance]
-    if content.rejected is not None:
-        tables.append(content.rejected)
+    tables += [t for t in (content.rejected, content.unchecked) if t is not None]
     return tables
 
 

@@ -3,8 +3,9 @@
 Pure data: no HTML and no file is written here (see :mod:`mfbench.leaderboard.build`). Only
 records that :func:`mfbench.results.validate_records` accepted enter; among them only runs that
 :func:`mfbench.results.comparable` keeps are summarised and ranked, the others are listed with
-the reason they are set apart. Comparable runs that broke the data rules
-(:mod:`mfbench.leaderboard.compliance`) are summarised as reference rows, never ranked.
+the reason they are set apart. Comparable runs that broke the data rule
+(:mod:`mfbench.results.compliance`, computed from the record) or belong to a non-compliant
+submission are summarised as reference rows, never ranked.
 
 A leaderboard *entry* is a method name with one set of hyperparameters (``params_hash``): runs
 of one name with other hyperparameters are separate entries, labelled ``name [hash prefix]``.
@@ -17,19 +18,20 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from mfbench.leaderboard import citations
-from mfbench.leaderboard.compliance import NonCompliance, non_compliance
 from mfbench.leaderboard.method_content import badges_by_method, method_content
 from mfbench.leaderboard.model import HASH_SHOWN, Entry, Runs, SiteContent
-from mfbench.leaderboard.safety import slug
+from mfbench.leaderboard.safety import display_text, slug
 from mfbench.leaderboard.submission_content import Submission, find_submissions, read_submission
 from mfbench.leaderboard.tables import Table, text_cell, value_text
 from mfbench.leaderboard.task_content import task_content
 from mfbench.results import ValidationReport, comparable, records_frame
 from mfbench.results.aggregate import GROUP_COLUMNS
+from mfbench.results.compliance import NonCompliance, non_compliance
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +66,8 @@ def build_content(
         for s in found
     ]
     reports = _reject_with_submissions(reports, found)
-    accepted, rejected = _tabulable(reports)
+    unchecked = [r for r in reports if not r.checked]
+    accepted, rejected = _tabulable([r for r in reports if r.checked])
     records = [r.record for r in accepted if r.record is not None]
     if records:
         frame = records_frame(records)
@@ -76,7 +79,7 @@ def build_content(
         flags = {
             i: flag
             for i, (report, record) in enumerate(zip(accepted, records, strict=True))
-            if (flag := non_compliance(record) or _submission_flag(report.path, found))
+            if (flag := _record_flag(record) or _submission_flag(report.path, found))
         }
         kept, reference = _split_non_compliant(kept, flags)
     else:
@@ -118,6 +121,8 @@ def build_content(
         submissions=found,
         rejected=_rejected_table(rejected, shown),
         rejected_reports=rejected,
+        unchecked=_unchecked_table(unchecked, shown),
+        unchecked_reports=unchecked,
         n_records=len(reports),
         n_accepted=len(accepted),
         n_ranked=len(kept),
@@ -149,6 +154,20 @@ def _reject_with_submissions(
             )
         out.append(report)
     return out
+
+
+#: Characters of a non-compliance tag and reason shown (both quote untrusted record text).
+_TAG_SHOWN, _REASON_SHOWN = 120, 2000
+
+
+def _record_flag(record: Mapping[str, Any]) -> NonCompliance | None:
+    """:func:`mfbench.results.compliance.non_compliance`, as display text."""
+    flag = non_compliance(record)
+    if flag is None:
+        return None
+    return NonCompliance(
+        display_text(flag.tag, _TAG_SHOWN), display_text(flag.reason, _REASON_SHOWN)
+    )
 
 
 def _submission_flag(path: Path, submissions: Sequence[Submission]) -> NonCompliance | None:
@@ -329,6 +348,30 @@ def _rejected_table(rejected: list[ValidationReport], shown: _PathNames) -> Tabl
         records=[{"record": path, "problems": problems} for path, problems in items],
         download="rejected",
         css_class="multiline",
-        note="A record is rejected when its metrics, recomputed from its predictions with "
-        "mfbench's code, differ from the stored ones, or when it cannot be checked.",
+        note="A record is rejected when its predictions are malformed or its metrics, "
+        "recomputed from its predictions with mfbench's code, differ from the stored ones.",
+    )
+
+
+def _unchecked_table(unchecked: list[ValidationReport], shown: _PathNames) -> Table | None:
+    """Records this machine could not check: no verdict, and the command that allows one."""
+    if not unchecked:
+        return None
+    items = sorted(
+        (shown.path(r.path), [shown.text(p) for p in r.problems], str(r.fix)) for r in unchecked
+    )
+    return Table(
+        key="unchecked",
+        caption="Records not checked on the machine that built this site (not shown elsewhere)",
+        headers=["Record", "Why", "To check it"],
+        rows=[
+            [text_cell(path, code=True), text_cell("\n".join(why)), text_cell(fix, code=True)]
+            for path, why, fix in items
+        ],
+        fields=["record", "why", "to_check_it"],
+        records=[{"record": p, "why": w, "to_check_it": f} for p, w, f in items],
+        download="unchecked",
+        css_class="multiline",
+        note="Not a verdict: these records may be valid, but their task or dataset is not "
+        "available where the site was built, so their metrics could not be recomputed.",
     )

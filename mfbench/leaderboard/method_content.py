@@ -292,7 +292,10 @@ def _runs_table(
 
 
 def _provenance_tables(method_slug: str, records: list[dict[str, Any]]) -> list[Table]:
-    """Software versions, platforms and hardware of a method's runs, with counts."""
+    """Software versions, machines, code and weights files read of a method's runs, counted.
+
+    The table of weights files is left out when no run read one.
+    """
     stem = f"methods/{method_slug}"
     packages = sorted(
         {str(k) for r in records for k in _as_dict(record_value(r, ("environment", "versions")))}
@@ -325,7 +328,41 @@ def _provenance_tables(method_slug: str, records: list[dict[str, Any]]) -> list[
         ],
         code={"git commit"},
     )
-    return [versions, machine]
+    code = count_table(
+        "code",
+        "Code of the runs: the method's module (sha256 of its file) and mfbench's commit",
+        f"{stem}.code",
+        records,
+        [
+            ("module", ("method", "source", "module")),
+            ("file", ("method", "source", "file")),
+            ("sha256", ("method", "source", "sha256")),
+            ("distribution", ("method", "source", "distribution")),
+            ("mfbench commit", ("environment", "git_commit")),
+        ],
+        code={"module", "file", "sha256", "mfbench commit"},
+    )
+    read = [
+        {"checkpoint": entry}
+        for r in records
+        if isinstance(r.get("checkpoints"), list)
+        for entry in r["checkpoints"]
+    ]
+    checkpoints = count_table(
+        "checkpoints",
+        "Weights files the runs read (recorded by mfbench while the method fitted and "
+        "predicted); records: how many runs read each",
+        f"{stem}.checkpoints",
+        read,
+        [
+            ("name", ("checkpoint", "name")),
+            ("file", ("checkpoint", "file")),
+            ("sha256", ("checkpoint", "sha256")),
+            ("how", ("checkpoint", "how")),
+        ],
+        code={"file", "sha256"},
+    )
+    return [versions, machine, code, *([checkpoints] if read else [])]
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -85,7 +85,7 @@ class Entry:
         label: ``name``, or ``name [hash prefix]`` when the name has several compliant
             entries; a non-compliant entry is ``name [tag]`` (e.g.
             ``gga-floor [base_model=r2scan]``, see
-            :class:`mfbench.leaderboard.compliance.NonCompliance`), with the hash prefix
+            :class:`mfbench.results.compliance.NonCompliance`), with the hash prefix
             added when the name has several entries of one tag.
         slug: file-name stem of the entry (badges, hyperparameter downloads), unique.
         method_slug: file-name stem of the method name, unique among names.
@@ -210,7 +210,7 @@ class Runs:
         reference: the comparable rows of non-compliant runs, with a ``reason`` column: shown
             as reference rows, never ranked.
         non_compliant: the reason of every non-compliant row of ``frame``, by row (see
-            :func:`mfbench.leaderboard.compliance.non_compliance`), whether comparable or not.
+            :func:`mfbench.results.compliance.non_compliance`), whether comparable or not.
         records: the accepted records as parsed JSON.
         paths: each record's path as the site shows it (relative to its results folder).
         entries: every (name, params_hash) of ``frame``, labelled.
@@ -228,13 +228,19 @@ class Runs:
 
 @dataclass
 class SiteContent:
-    """Everything the site shows."""
+    """Everything the site shows.
+
+    ``rejected`` lists the records that failed validation; ``unchecked`` those this machine
+    could not check (no verdict: each with the command that makes the check possible).
+    """
 
     tasks: list[TaskContent]
     methods: list[MethodContent]
     rejected: Table | None
     rejected_reports: list[ValidationReport]
     n_records: int
+    unchecked: Table | None
+    unchecked_reports: list[ValidationReport]
     n_accepted: int
     n_ranked: int
     n_reference: int

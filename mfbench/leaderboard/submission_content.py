@@ -1,11 +1,14 @@
 """Packed submissions (:func:`mfbench.submissions.pack_submission`) found among the results.
 
 A folder holding ``submission.yaml`` and ``manifest.json`` is a submission. It is accepted when
-its files match the manifest (:func:`mfbench.submissions.verify_manifest`) and its metadata is
-valid (:func:`mfbench.submissions.load_submission_meta`); otherwise it is rejected and its
-records are rejected with it (never ranked). The runs of an accepted submission whose manifest
-says it is not compliant are reference rows, as the runs of
-:mod:`mfbench.leaderboard.compliance`.
+its files match the manifest (:func:`mfbench.submissions.verify_manifest`), its metadata is
+valid (:func:`mfbench.submissions.load_submission_meta`), its packed code is the code its
+records state (same sha256), and the compliance mfbench computes from its metadata and records
+(:func:`mfbench.submissions.check_compliance`) equals the one its manifest caches; otherwise it
+is rejected and its records are rejected with it (never ranked). Nothing a submitter wrote
+decides a verdict: the manifest's compliance is only compared. The runs of an accepted,
+non-compliant submission are reference rows, as non-compliant records are
+(:mod:`mfbench.results.compliance`).
 
 Every string of the metadata is untrusted: it is shown through
 :func:`mfbench.leaderboard.safety.display_text` (and escaped by the templates), and becomes a
@@ -21,14 +24,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mfbench.errors import MfbenchError
 from mfbench.leaderboard.citations import submission_bibtex
-from mfbench.leaderboard.compliance import NonCompliance
 from mfbench.leaderboard.safety import display_text, http_url
+from mfbench.results.compliance import NonCompliance
+from mfbench.results.records import find_records
 from mfbench.submissions import (
     MANIFEST,
     METADATA,
     SubmissionError,
+    check_compliance,
+    code_path,
     load_submission_meta,
+    run_path,
+    sha256_file,
     verify_manifest,
 )
 
@@ -68,7 +77,8 @@ class Submission:
         problems: why it is rejected; empty when accepted.
         authors, paper_title, paper_doi, paper_url, code_url, code_commit, licence,
         training_data, checkpoint, hardware: the metadata, as display text and links.
-        compliant: the manifest's compliance verdict; reasons: its reasons.
+        compliant: the compliance mfbench computed (equal to the manifest's, or the
+            submission is rejected); reasons: its reasons.
         bibtex: the method's entry built from the metadata
             (:func:`mfbench.leaderboard.citations.submission_bibtex`); "" when rejected.
     """
@@ -135,13 +145,28 @@ def read_submission(folder: Path, name: str) -> Submission:
     except SubmissionError as exc:
         return Submission(folder, name, problems=list(exc.problems))
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    compliance = manifest.get("compliance") if isinstance(manifest, dict) else None
-    compliance = compliance if isinstance(compliance, dict) else {}
     method = str(meta["method"])
-    if isinstance(manifest, dict) and manifest.get("method") != method:
+    if not isinstance(manifest, dict) or manifest.get("method") != method:
         return Submission(
             folder, name, problems=[f"{name}: the manifest's method is not {method!r}"]
         )
+    records, problems = _packed_records(folder, name)
+    problems += _code_problems(folder, name, manifest, records)
+    compliance = None
+    if not problems:
+        try:
+            compliance = check_compliance(meta, records)
+        except (MfbenchError, KeyError, TypeError, ValueError) as exc:
+            problems.append(f"{name}: its compliance cannot be computed ({exc})")
+        else:
+            cached = manifest.get("compliance")
+            if cached != compliance.to_json():
+                problems.append(
+                    f"{name}: the manifest's compliance {json.dumps(cached)} is not the one "
+                    f"mfbench computes from the submission, {json.dumps(compliance.to_json())}"
+                )
+    if problems or compliance is None:
+        return Submission(folder, name, problems=problems)
     paper = _dict(meta.get("paper"))
     code = _dict(meta.get("code"))
     doi = paper.get("doi")
@@ -160,11 +185,61 @@ def read_submission(folder: Path, name: str) -> Submission:
         training_data=[_training(d) for d in meta.get("training_data") or []],
         checkpoint=_checkpoint(checkpoint),
         hardware=_text(meta.get("hardware", "")),
-        compliant=compliance.get("compliant") is True,
-        reasons=[_text(r) for r in compliance.get("reasons") or []]
-        or ([] if compliance.get("compliant") is True else ["the manifest holds no verdict"]),
+        compliant=compliance.compliant,
+        reasons=[_text(r) for r in compliance.reasons],
         bibtex=submission_bibtex(meta),
     )
+
+
+def _packed_records(folder: Path, name: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records packed in a submission (sorted by path), and a problem per unreadable one."""
+    records, problems = [], []
+    for path in find_records([folder / "runs"]) if (folder / "runs").is_dir() else []:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            problems.append(f"{name}: {path.relative_to(folder)} cannot be read ({exc})")
+            continue
+        if not isinstance(record, dict):
+            problems.append(f"{name}: {path.relative_to(folder)} is not a JSON object")
+            continue
+        records.append(record)
+    if not records and not problems:
+        problems.append(f"{name}: no result records under runs/")
+    return records, problems
+
+
+def _code_problems(
+    folder: Path, name: str, manifest: dict[str, Any], records: list[dict[str, Any]]
+) -> list[str]:
+    """The packed code must be the code every record states (its sha256, recomputed here)."""
+    code = manifest.get("code")
+    file = code.get("file") if isinstance(code, dict) else None
+    if not isinstance(file, str) or file != code_path(str(code.get("module"))):
+        return [f"{name}: the manifest names no packed code (code/<module>.py)"]
+    digest = sha256_file(folder / file)  # the manifest's file list was verified: it exists
+    problems = []
+    for record in records:
+        source = (
+            record.get("method", {}).get("source")
+            if isinstance(record.get("method"), dict)
+            else None
+        )
+        stated = source.get("sha256") if isinstance(source, dict) else None
+        if stated != digest:
+            problems.append(
+                f"{name}: {run_path_text(record)} was produced by code with sha256 {stated}, "
+                f"the packed {file} has sha256 {digest}"
+            )
+    return problems
+
+
+def run_path_text(record: dict[str, Any]) -> str:
+    """The run's path in a submission, or ``a record`` when its fields cannot name it."""
+    try:
+        return run_path(record).as_posix()
+    except (KeyError, TypeError, ValueError, MfbenchError):
+        return "a record"
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from mfbench.atomic import write_json_atomic
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
 from mfbench.errors import MfbenchError
+from mfbench.methods.checkpoint_log import HOW_DECLARED, HOW_PRETRAINED, CheckpointLog
 from mfbench.tasks.definition import Budget
 
 
@@ -44,6 +45,15 @@ class FitContext:
             result).
         data_workers: processes a method may use to prepare its data (e.g. to convert
             structures to graphs); results must not depend on it.
+        checkpoints: the weights files the method obtained (:meth:`pretrained_model`,
+            :meth:`declare_checkpoint`) or opened while the runner watched it; recorded in the
+            result with their sha256 (see :mod:`mfbench.methods.checkpoint_log`).
+
+    The data rule every method keeps: target-fidelity labels come only from ``train`` (and
+    ``val`` for monitoring). A run that loads a checkpoint trained on the target fidelity
+    (CHGNet's released ``r2scan`` model, SevenNet-MF-0, anything ``mfbench/data/
+    checkpoints.yaml`` marks so) is shown as a reference row and never ranked, whatever its
+    hyperparameters say.
     """
 
     device: str = "cpu"
@@ -54,12 +64,30 @@ class FitContext:
     auxiliary_sources: Mapping[str, Callable[[], FrameSet]] = field(default_factory=dict)
     used_auxiliary: list[str] = field(default_factory=list)
     data_workers: int = 1
+    checkpoints: CheckpointLog = field(default_factory=CheckpointLog)
 
     def pretrained_model(self, model_name: str = "0.3.0") -> Any:
-        """A fresh copy of the GGA-pretrained CHGNet (``chgnet.model.CHGNet``) on :attr:`device`."""
+        """A fresh ``chgnet.model.CHGNet`` shipped with ``chgnet``, on :attr:`device`.
+
+        The weights file is recorded in the result as ``chgnet-<model_name>`` with its sha256.
+
+        Args:
+            model_name: ``CHGNet.load``'s name: ``"0.3.0"`` (GGA, MPtrj) or ``"r2scan"``
+                (trained on all of MP-r2SCAN: a run that loads it is never ranked).
+        """
         from chgnet.model import CHGNet
 
-        return CHGNet.load(model_name=model_name, use_device=self.device, verbose=False)
+        with self.checkpoints.naming(f"chgnet-{model_name}", HOW_PRETRAINED):
+            return CHGNet.load(model_name=model_name, use_device=self.device, verbose=False)
+
+    def declare_checkpoint(self, path: Path | str, name: str | None = None) -> None:
+        """Record a weights file the method obtained without :meth:`pretrained_model`.
+
+        Files opened through Python are recorded anyway; declare those read by native code
+        (e.g. ``safetensors``) or unpacked from elsewhere. ``path`` must exist when the run
+        ends; it is recorded with its sha256.
+        """
+        self.checkpoints.add(path, name=name, how=HOW_DECLARED)
 
     def auxiliary(self, name: str) -> FrameSet:
         """The auxiliary data ``name``, recording that the method used it.

@@ -10,10 +10,11 @@ fraction. The elemental reference of an element is the single-element material w
 ``mu_el`` on the reference side and the model's prediction for that same material is ``mu_el`` on
 the predicted side.
 
-Decomposition energy (Bartel et al., npj Comput. Mater. 6, 97 (2020)), from pymatgen's
-``PhaseDiagram.get_decomp_and_phase_separation_energy`` with ``stable_only=False``; one phase
-diagram per chemical system of the test material, from every material whose elements are a subset
-of it, once with reference and once with predicted energies:
+Decomposition energy (Bartel et al., npj Comput. Mater. 6, 97 (2020)), what pymatgen's
+``PhaseDiagram.get_decomp_and_phase_separation_energy`` with ``stable_only=False`` defines, but
+computed from exact convex hulls built in material-id order (see :class:`_PhaseDiagrams`), so that
+every process gets the same bytes; once with reference and once with predicted energies, from every
+material whose elements are a subset of the test material's:
 
 - a material with no stable entry of its own composition: its energy above the hull (> 0);
 - a material whose composition is on the hull: its energy minus the hull of all *other*
@@ -173,53 +174,75 @@ def formation_energies(
 
 
 class _PhaseDiagrams:
-    """Reference and predicted phase diagrams per chemical system, built on first use."""
+    """Decomposition energies from exact convex hulls, the same in every process.
+
+    pymatgen's ``get_decomp_and_phase_separation_energy`` finds the competing combination of a
+    material on the hull with an SLSQP optimisation over a Python ``set`` of entries, whose
+    order follows memory addresses, so its result changes in the last digits from one process
+    to the next. Here the hull of the competing phases is built explicitly instead, from entries
+    in material-id order, which gives the same decomposition energy (exactly, not to an
+    optimiser's tolerance) with the same bytes every time:
+
+    - a compound: its energy per atom minus the hull energy, at its composition, of every
+      material of its chemical system with *another* composition (for a composition that is not
+      on the full hull this equals the ordinary energy above the hull);
+    - an element: its energy per atom minus the lowest energy per atom of that element.
+
+    Diagrams are built on first use and cached by side, chemical system and composition.
+    """
 
     def __init__(self, materials: Sequence[MaterialEnergy]) -> None:
         self._by_chemsys: dict[frozenset[Element], list[MaterialEnergy]] = {}
-        for m in materials:
+        for m in sorted(materials, key=lambda m: m.material_id):
             self._by_chemsys.setdefault(frozenset(m.composition.elements), []).append(m)
-        # chemsys -> [(entries by material id, diagram)] for the reference and predicted sides
-        self._cache: dict[frozenset[Element], list[tuple[dict[str, PDEntry], PhaseDiagram]]] = {}
+        self._hull_energy: dict[tuple[str, str, str], float] = {}
 
-    def _build(self, chemsys: frozenset[Element]) -> list[tuple[dict[str, PDEntry], PhaseDiagram]]:
+    def _members(self, chemsys: frozenset[Element]) -> list[MaterialEnergy]:
+        """Materials whose elements are a subset of ``chemsys``, in material-id order."""
         members = [
             m
             for k in range(1, len(chemsys) + 1)
             for subset in itertools.combinations(sorted(chemsys), k)
             for m in self._by_chemsys.get(frozenset(subset), [])
         ]
-        sides = []
-        for side in ("reference", "predicted"):
-            entries = {
-                m.material_id: PDEntry(
-                    m.composition,
-                    getattr(m, f"{side}_energy_per_atom") * m.composition.num_atoms,
-                    name=m.material_id,
+        return sorted(members, key=lambda m: m.material_id)
+
+    def _competing_hull_energy(self, m: MaterialEnergy, side: str) -> float:
+        """Hull energy per atom (eV/atom) at ``m``'s composition from other compositions."""
+        chemsys = frozenset(m.composition.elements)
+        fractional = m.composition.fractional_composition
+        key = (side, "-".join(sorted(el.symbol for el in chemsys)), fractional.formula)
+        if key not in self._hull_energy:
+            competitors = [
+                PDEntry(
+                    c.composition, getattr(c, f"{side}_energy_per_atom") * c.composition.num_atoms
                 )
-                for m in members
-            }
-            sides.append((entries, PhaseDiagram(list(entries.values()), elements=sorted(chemsys))))
-        logger.debug(
-            "phase diagrams for %s: %d materials", "-".join(map(str, chemsys)), len(members)
-        )
-        return sides
+                for c in self._members(chemsys)
+                if not _same_composition(c.composition, fractional)
+            ]
+            diagram = PhaseDiagram(competitors, elements=sorted(chemsys))
+            self._hull_energy[key] = float(diagram.get_hull_energy_per_atom(m.composition))
+        return self._hull_energy[key]
 
     def decomposition(self, m: MaterialEnergy) -> tuple[float, float]:
         """(reference, predicted) decomposition energy per atom of ``m``, eV/atom."""
-        chemsys = frozenset(m.composition.elements)
-        if chemsys not in self._cache:
-            self._cache[chemsys] = self._build(chemsys)
         values = []
-        for entries, diagram in self._cache[chemsys]:
-            # stable_only=False: the hull of *all* other compositions (Bartel et al. 2020).
-            _, energy = diagram.get_decomp_and_phase_separation_energy(
-                entries[m.material_id], stable_only=False
-            )
-            if energy is None:
-                raise ValueError(f"no decomposition found for {m.material_id!r}")
-            values.append(float(energy))
+        for side in ("reference", "predicted"):
+            energy = float(getattr(m, f"{side}_energy_per_atom"))
+            if len(m.composition.elements) == 1:
+                same = self._by_chemsys[frozenset(m.composition.elements)]
+                values.append(energy - min(getattr(c, f"{side}_energy_per_atom") for c in same))
+            else:
+                values.append(energy - self._competing_hull_energy(m, side))
         return values[0], values[1]
+
+
+def _same_composition(composition: Composition, fractional: Composition) -> bool:
+    """Same elements and atomic fractions within pymatgen's ``Composition.amount_tolerance``."""
+    other = composition.fractional_composition
+    return set(other) == set(fractional) and all(
+        abs(other[el] - x) <= Composition.amount_tolerance for el, x in fractional.items()
+    )
 
 
 #: Columns and dtypes of ThermoResult.per_material.
@@ -297,7 +320,7 @@ def thermo_metrics(
                 row["ref_decomposition_ev_per_atom"],
                 row["pred_decomposition_ev_per_atom"],
             ) = diagrams.decomposition(m)
-        except ValueError as exc:
+        except (ValueError, RuntimeError) as exc:  # pymatgen: no hull, or no facet found
             row["skip_reason"] = f"decomposition failed: {exc}"
             logger.warning("skipping decomposition of %s: %s", mid, exc)
         rows.append(row)

@@ -6,12 +6,22 @@ checks its sha256, loads the record's task as currently defined (its version and
 fingerprints must equal the record's), maps the predictions onto the frames the task asks for
 and scores them with :func:`mfbench.evaluation.score`. Every stored value that this recomputes
 (coverage, both metric blocks, the per-element energy MAE, the training-fraction size and
-fingerprint, the dataset identity) must agree within a relative tolerance of
-:data:`RELATIVE_TOLERANCE`; NaN (stored as JSON ``null``) equals NaN. What cannot be recomputed
-(timings, environment, hyperparameters) is only checked for presence by the schema.
+fingerprint, the dataset identity) must agree within the metric's tolerance
+(:mod:`mfbench.results.agreement`); NaN (stored as JSON ``null``) equals NaN. What cannot be
+recomputed (timings, environment, hyperparameters) is only checked for presence by the schema.
 
-Problems never raise: an unreadable file, a missing predictions file or a task that cannot be
-loaded becomes a problem line naming the file, and the record is rejected.
+A record ends in one of three states (:attr:`ValidationReport.status`):
+
+- ``accepted``: every check passed;
+- ``rejected``: the record, its predictions or its metrics are wrong (each problem names the
+  file, and the field or frame);
+- ``not checked``: this machine cannot check it (its task is not defined here, is another
+  version, or its dataset is not prepared or was prepared from another source). That is no
+  verdict on the record: :attr:`ValidationReport.fix` says which command makes the check
+  possible. The embedded dataset is prepared on demand, so it never causes this.
+
+Validation never raises: an unreadable file, malformed predictions or an unexpected error on
+one record become problem lines of that record, and the others are still checked.
 """
 
 from __future__ import annotations
@@ -20,7 +30,8 @@ import hashlib
 import io
 import json
 import logging
-import math
+import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +40,9 @@ from typing import Any
 import numpy as np
 
 from mfbench.data.labels import LabelTable
-from mfbench.errors import MfbenchError
+from mfbench.errors import MfbenchError, NotPreparedError, UnknownNameError
 from mfbench.evaluation import EvaluationFrames, score
+from mfbench.results.agreement import differences
 from mfbench.runner import RESULT_SCHEMA, validate_result
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
@@ -38,15 +50,14 @@ from mfbench.tasks.split import fingerprint
 
 logger = logging.getLogger(__name__)
 
-#: Stored and recomputed numbers agree when ``|a - b| <= RELATIVE_TOLERANCE * max(|a|, |b|)``.
-RELATIVE_TOLERANCE = 1e-9
 #: The arrays a predictions file holds (see :func:`mfbench.evaluation.predictions_bytes`).
 PREDICTION_ARRAYS = ("frame_ids", "energy_per_atom", "forces", "stress", "magmoms", "atom_offsets")
 #: How many frame ids a problem line names before it says "and N more".
 _SHOW_IDS = 10
 
-#: Task name → the loaded task and its evaluation frames, shared between records.
-TaskCache = dict[str, tuple[TaskData, EvaluationFrames]]
+#: Task name → the loaded task and its evaluation frames (or why it cannot be loaded here),
+#: shared between records.
+TaskCache = dict[str, Any]
 
 
 @dataclass
@@ -55,25 +66,56 @@ class ValidationReport:
 
     Attributes:
         path: the ``result.json`` file.
-        ok: True when there are no problems.
-        problems: one readable line per problem, in the order found.
+        ok: True when the record was checked and there are no problems.
+        problems: one readable line per problem, in the order found (for a record that was not
+            checked: why).
         record: the parsed record, or None when the file could not be read as a JSON object.
+        fix: for a record that could not be checked, the command that makes the check
+            possible (e.g. ``mfbench data prepare mp-r2scan --source PATH``); else None.
+        recomputed: what mfbench computed from the predictions (``coverage``, ``metrics``,
+            ``per_element_energy_mae``), whether or not it agrees; None when the metrics could
+            not be recomputed.
     """
 
     path: Path
     ok: bool
     problems: list[str] = field(default_factory=list)
     record: dict[str, Any] | None = None
+    fix: str | None = None
+    recomputed: dict[str, Any] | None = None
+
+    @property
+    def checked(self) -> bool:
+        """False when this machine could not check the record (see :attr:`fix`)."""
+        return self.fix is None
+
+    @property
+    def status(self) -> str:
+        """``"accepted"``, ``"rejected"`` or ``"not checked"``."""
+        if not self.checked:
+            return "not checked"
+        return "accepted" if self.ok else "rejected"
 
     def summary(self) -> str:
-        """``path: ok`` or ``path: REJECTED`` followed by one indented line per problem."""
+        """``path: ok``, ``path: REJECTED`` or ``path: NOT CHECKED``, then indented lines."""
         if self.ok:
             return f"{self.path}: ok"
-        return "\n".join([f"{self.path}: REJECTED", *(f"  - {p}" for p in self.problems)])
+        lines = [f"{self.path}: {self.status.upper()}", *(f"  - {p}" for p in self.problems)]
+        if self.fix is not None:
+            lines.append(f"  to check it: {self.fix}")
+        return "\n".join(lines)
 
 
 class _RecordError(Exception):
     """A problem that stops the validation of one record (its message is the problem line)."""
+
+
+class _CannotCheckError(Exception):
+    """This machine cannot check the record: ``str(exc)`` says why, :attr:`fix` what to run."""
+
+    def __init__(self, reason: str, fix: str) -> None:
+        super().__init__(reason)
+        self.fix = fix
 
 
 def find_records(paths: Iterable[Path | str]) -> list[Path]:
@@ -123,17 +165,28 @@ def validate_record(path: Path | str, *, cache: TaskCache | None = None) -> Vali
     path = Path(path)
     problems: list[str] = []
     record: dict[str, Any] | None = None
+    recomputed: dict[str, Any] | None = None
     try:
         record = _read_record(path)
+        _check_provenance(record, problems)
         predicted_ids, predicted = _read_predictions(path, record, problems)
         data, frames = _task_data(record, cache if cache is not None else {})
         _check_task(record, data, problems)
         table = _align(predicted_ids, predicted, data, frames, problems)
         _check_training_fraction(record, data, problems)
-        _check_scores(record, data, frames, table, problems)
+        recomputed = _check_scores(record, data, frames, table, problems)
     except _RecordError as exc:
         problems.append(str(exc))
-    report = ValidationReport(path, not problems, problems, record)
+    except _CannotCheckError as exc:
+        if not problems:  # nothing found wrong, and the rest cannot be checked here
+            report = ValidationReport(path, False, [f"{path}: {exc}"], record, exc.fix)
+            logger.debug("%s", report.summary())
+            return report
+        problems.append(f"metrics not recomputed: {exc}")
+    except Exception as exc:  # a record is untrusted input: no shape of it may stop the others
+        logger.debug("unexpected error validating %s", path, exc_info=True)
+        problems.append(f"{path}: cannot be validated ({type(exc).__name__}: {exc})")
+    report = ValidationReport(path, not problems, problems, record, recomputed=recomputed)
     logger.debug("%s", report.summary())
     return report
 
@@ -151,6 +204,45 @@ def _read_record(path: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise _RecordError(f"{path}: {exc} (expected schema {RESULT_SCHEMA!r})") from exc
     return record
+
+
+#: A sha256 as records write it.
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+#: Fields of one entry of a record's ``checkpoints`` and of ``method.source``, and their types.
+_CHECKPOINT_FIELDS = {
+    "name": (str, type(None)),
+    "file": str,
+    "sha256": str,
+    "bytes": int,
+    "how": str,
+}
+_SOURCE_FIELDS = {"module": str, "file": str, "sha256": str, "distribution": (str, type(None))}
+
+
+def _check_provenance(record: dict[str, Any], problems: list[str]) -> None:
+    """``checkpoints`` and ``method.source`` must have the runner's form (compliance reads them).
+
+    They cannot be recomputed (they say what the run read), but a malformed entry would hide
+    a checkpoint from :mod:`mfbench.results.compliance`, so it rejects the record.
+    """
+    checkpoints = record["checkpoints"]
+    if not isinstance(checkpoints, list):
+        problems.append(f"checkpoints: {type(checkpoints).__name__}, not a list")
+        checkpoints = []
+    entries = [
+        (f"checkpoints[{i}]", entry, _CHECKPOINT_FIELDS) for i, entry in enumerate(checkpoints)
+    ]
+    entries.append(("method.source", _get(record, "method", dict).get("source"), _SOURCE_FIELDS))
+    for where, entry, fields in entries:
+        if not isinstance(entry, dict) or set(entry) != set(fields):
+            problems.append(f"{where}: {entry!r} does not have exactly the fields {sorted(fields)}")
+            continue
+        for key, kind in fields.items():
+            value = entry[key]
+            if not isinstance(value, kind) or isinstance(value, bool):
+                problems.append(f"{where}.{key}: {value!r} is not a {_type_names(kind)}")
+        if not (isinstance(entry["sha256"], str) and _SHA256.fullmatch(entry["sha256"])):
+            problems.append(f"{where}.sha256: {entry['sha256']!r} is not a sha256 in hex")
 
 
 def _get(record: dict[str, Any], dotted: str, kind: type | tuple[type, ...]) -> Any:
@@ -200,49 +292,139 @@ def _read_predictions(
             if missing:
                 raise _RecordError(f"{file}: predictions file lacks arrays {missing}")
             arrays = {key: np.asarray(saved[key]) for key in PREDICTION_ARRAYS}
-        table = LabelTable(
-            energy_per_atom=arrays["energy_per_atom"].astype(np.float64),
-            forces=arrays["forces"].astype(np.float64),
-            stress=arrays["stress"].astype(np.float64),
-            magmoms=arrays["magmoms"].astype(np.float64),
-            atom_offsets=arrays["atom_offsets"].astype(np.int64),
-        )
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise _RecordError(f"{file}: not a valid predictions file ({exc})") from exc
+    _check_prediction_arrays(file, arrays)
+    table = LabelTable(
+        energy_per_atom=arrays["energy_per_atom"].astype(np.float64),
+        forces=arrays["forces"].astype(np.float64),
+        stress=arrays["stress"].astype(np.float64),
+        magmoms=arrays["magmoms"].astype(np.float64),
+        atom_offsets=arrays["atom_offsets"].astype(np.int64),
+    )
     frame_ids = [str(i) for i in arrays["frame_ids"].tolist()]
-    if len(frame_ids) != table.n_frames:
-        raise _RecordError(
-            f"{file}: {len(frame_ids)} frame ids for {table.n_frames} predicted frames"
-        )
+    _check_finite(file, frame_ids, table)
     return frame_ids, table
 
 
+def _check_prediction_arrays(file: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Dtypes and shapes of a predictions file (see :class:`LabelTable`).
+
+    Raises:
+        _RecordError: naming the file, the array, and what it holds against what it should.
+    """
+    ids, offsets = arrays["frame_ids"], arrays["atom_offsets"]
+    if ids.ndim != 1 or ids.dtype.kind not in "US":
+        raise _RecordError(f"{file}: frame_ids must be 1-D strings, not {ids.dtype} {ids.shape}")
+    if offsets.dtype.kind not in "iu":
+        raise _RecordError(f"{file}: atom_offsets must be integers, not {offsets.dtype}")
+    for key in ("energy_per_atom", "forces", "stress", "magmoms"):
+        if arrays[key].dtype.kind not in "fiu":
+            raise _RecordError(f"{file}: {key} must be real numbers, not {arrays[key].dtype}")
+    n_frames = len(ids)
+    if offsets.shape != (n_frames + 1,) or offsets[0] != 0 or np.any(np.diff(offsets) < 1):
+        raise _RecordError(
+            f"{file}: atom_offsets must be [{n_frames + 1}] integers rising from 0 by at least "
+            f"1 per frame ({n_frames} frame ids), not shape {offsets.shape}"
+        )
+    n_atoms = int(offsets[-1])
+    shapes = {
+        "energy_per_atom": (n_frames,),
+        "forces": (n_atoms, 3),
+        "stress": (n_frames, 3, 3),
+        "magmoms": (n_atoms,),
+    }
+    for key, shape in shapes.items():
+        if arrays[key].shape != shape:
+            raise _RecordError(
+                f"{file}: {key} has shape {arrays[key].shape}, expected {shape} for "
+                f"{n_frames} frames of {n_atoms} atoms"
+            )
+
+
+def _check_finite(file: Path, frame_ids: list[str], table: LabelTable) -> None:
+    """Energies, forces and stresses must be finite; magnetic moments must not be infinite.
+
+    (A NaN magnetic moment means "not predicted"; scoring refuses it where the task has a
+    label.)
+
+    Raises:
+        _RecordError: naming the file, the field and the first frame holding such a value.
+    """
+    frame_of_atom = np.repeat(np.arange(table.n_frames), table.n_atoms)
+    fields = {
+        "energy_per_atom": (~np.isfinite(table.energy_per_atom), None),
+        "forces": (~np.isfinite(table.forces).all(axis=1), frame_of_atom),
+        "stress": (~np.isfinite(table.stress).all(axis=(1, 2)), None),
+        "magmoms": (np.isinf(table.magmoms), frame_of_atom),
+    }
+    for key, (bad, owner) in fields.items():
+        rows = np.flatnonzero(bad)
+        if len(rows):
+            frames = rows if owner is None else np.unique(owner[rows])
+            raise _RecordError(
+                f"{file}: {key} is not finite (NaN or infinite) in {len(frames)} frame(s), "
+                f"first frame {frame_ids[int(frames[0])]!r}"
+            )
+
+
 def _task_data(record: dict[str, Any], cache: TaskCache) -> tuple[TaskData, EvaluationFrames]:
-    """The record's task as currently defined, with its dataset and evaluation frames."""
+    """The record's task as currently defined, with its dataset and evaluation frames.
+
+    Raises:
+        _CannotCheckError: the task is not defined here, or its dataset cannot be opened (e.g. a
+            user-supplied dataset that is not prepared); the embedded dataset is prepared on
+            demand by :meth:`TaskData.load`.
+    """
     name = _get(record, "task.name", str)
     if name not in cache:
         try:
             data = TaskData.load(get_task(name))
+            cache[name] = (data, EvaluationFrames.of(data))
+        except UnknownNameError as exc:
+            cache[name] = _CannotCheckError(
+                f"task {name!r} is not defined here ({exc})",
+                f"add the definition of task {name!r} to the task folder, or check it with the "
+                "mfbench release that defines it",
+            )
+        except NotPreparedError as exc:
+            cache[name] = _CannotCheckError(f"task {name!r}: {exc}", exc.command)
         except MfbenchError as exc:
-            raise _RecordError(
-                f"task {name!r} cannot be loaded, metrics not recomputed: {exc}"
-            ) from exc
-        cache[name] = (data, EvaluationFrames.of(data))
-    return cache[name]
+            cache[name] = _CannotCheckError(
+                f"task {name!r} cannot be loaded here ({exc})",
+                "fix the task or dataset problem named, then validate again",
+            )
+    loaded = cache[name]
+    if isinstance(loaded, _CannotCheckError):
+        raise loaded
+    return loaded
 
 
 def _check_task(record: dict[str, Any], data: TaskData, problems: list[str]) -> None:
     """The record's task version, split fingerprints and dataset must be the current ones.
 
     Raises:
-        _RecordError: the version or split differs, so the metrics cannot be recomputed.
+        _CannotCheckError: the record is of another task version, or of a dataset prepared from
+            another source, than this machine has: its metrics cannot be recomputed here.
+        _RecordError: the split differs although task version and dataset agree.
     """
     task = data.task
     version = _get(record, "task.version", int)
     if version != task.version:
-        raise _RecordError(
-            f"task.version: the record has version {version}, the task definition "
-            f"{task.task} has version {task.version}; metrics not recomputed"
+        raise _CannotCheckError(
+            f"the record is of task {task.task} version {version}, this mfbench defines version "
+            f"{task.version}; metrics not recomputed",
+            f"validate it with an mfbench release whose task {task.task} is version {version} "
+            f"(see the changelog in tasks/{task.task}.yaml)",
+        )
+    meta = data.store.meta
+    stored_sha = _get(record, "dataset.sha256", (str, type(None)))
+    if stored_sha != meta["source"]["sha256"]:
+        raise _CannotCheckError(
+            f"the record was computed on {meta['dataset']['id']} from a source with sha256 "
+            f"{stored_sha}; the prepared store here is from {meta['source']['sha256']}",
+            f"mfbench data prepare {meta['dataset']['id']} --overwrite --source FILE "
+            f"(FILE: the source whose sha256 is {stored_sha})",
         )
     fingerprints = data.split.fingerprints()
     for key in ("split", "test"):
@@ -257,11 +439,9 @@ def _check_task(record: dict[str, Any], data: TaskData, problems: list[str]) -> 
         problems.append(
             f"task.target_fidelity: stored {fidelity!r}, the task has {task.target_fidelity!r}"
         )
-    meta = data.store.meta
     expected = {
         "dataset.id": meta["dataset"]["id"],
         "dataset.version": meta["dataset"]["version"],
-        "dataset.sha256": meta["source"]["sha256"],
     }
     for key, value in expected.items():
         stored = _get(record, key, (str, type(None)))
@@ -341,8 +521,12 @@ def _check_scores(
     frames: EvaluationFrames,
     predicted: LabelTable,
     problems: list[str],
-) -> None:
-    """Recompute coverage and metrics with mfbench's code and compare with the record."""
+) -> dict[str, Any]:
+    """Recompute coverage and metrics with mfbench's code and compare with the record.
+
+    Returns:
+        What mfbench computes: ``coverage``, ``metrics``, ``per_element_energy_mae``.
+    """
     fraction = _get(record, "fraction", (int, float))
     try:
         recomputed = score(data, frames, predicted, float(fraction))
@@ -356,96 +540,9 @@ def _check_scores(
         _get(record, "timing.n_predicted_frames", int),
         len(frames.needed),
     )
+    return {key: recomputed[key] for key in ("coverage", "metrics", "per_element_energy_mae")}
 
 
 def _compare_into(problems: list[str], key: str, stored: Any, recomputed: Any) -> None:
     """Append one problem line for every place where ``stored`` and ``recomputed`` differ."""
     problems.extend(differences(key, stored, recomputed))
-
-
-def differences(key: str, stored: Any, recomputed: Any) -> list[str]:
-    """Readable lines naming every disagreement between a stored and a recomputed value.
-
-    Dicts are compared key by key, lists item by item (lists of dicts with an ``element``
-    key by element), numbers within :data:`RELATIVE_TOLERANCE` with ``None`` read as NaN and
-    NaN equal to NaN, anything else by equality.
-
-    Args:
-        key: dotted name of the value, used as the prefix of every line.
-        stored: the value in the record (parsed JSON).
-        recomputed: the value mfbench computes.
-
-    Returns:
-        Lines such as ``metrics.all.energy_mae_mev_per_atom: stored 12.5, recomputed 12.25,
-        difference 0.25``; empty when the values agree.
-    """
-    if isinstance(stored, dict) and isinstance(recomputed, dict):
-        return _dict_differences(key, stored, recomputed)
-    if isinstance(stored, list) and isinstance(recomputed, list):
-        return _list_differences(key, stored, recomputed)
-    if _is_number(stored) and _is_number(recomputed):
-        return _number_differences(key, stored, recomputed)
-    if stored != recomputed or (type(stored) is bool) != (type(recomputed) is bool):
-        return [f"{key}: stored {stored!r}, recomputed {recomputed!r}"]
-    return []
-
-
-def _dict_differences(key: str, stored: dict, recomputed: dict) -> list[str]:
-    lines = []
-    for name in recomputed:
-        if name not in stored:
-            lines.append(f"{key}.{name}: missing from the record (recomputed {recomputed[name]!r})")
-        else:
-            lines.extend(differences(f"{key}.{name}", stored[name], recomputed[name]))
-    lines.extend(
-        f"{key}.{name}: stored {stored[name]!r}, but mfbench computes no such value"
-        for name in stored
-        if name not in recomputed
-    )
-    return lines
-
-
-def _list_differences(key: str, stored: list, recomputed: list) -> list[str]:
-    by_element = _keyed_by_element(stored), _keyed_by_element(recomputed)
-    if by_element[0] is not None and by_element[1] is not None:
-        return _dict_differences(key, *by_element)
-    if len(stored) != len(recomputed):
-        return [f"{key}: stored {len(stored)} items, recomputed {len(recomputed)}"]
-    lines = []
-    for index, (a, b) in enumerate(zip(stored, recomputed, strict=True)):
-        lines.extend(differences(f"{key}[{index}]", a, b))
-    return lines
-
-
-def _keyed_by_element(items: list) -> dict[str, Any] | None:
-    """``{element: item}`` for a list of per-element dicts, else None."""
-    if not all(isinstance(item, dict) and "element" in item for item in items):
-        return None
-    keyed = {str(item["element"]): item for item in items}
-    return keyed if len(keyed) == len(items) else None
-
-
-def _is_number(value: Any) -> bool:
-    """True for ints, floats, NumPy numbers and ``None`` (JSON's NaN), False for bools."""
-    if isinstance(value, bool | np.bool_):
-        return False
-    return value is None or isinstance(value, int | float | np.integer | np.floating)
-
-
-def _number_differences(key: str, stored: Any, recomputed: Any) -> list[str]:
-    a = math.nan if stored is None else float(stored)
-    b = math.nan if recomputed is None else float(recomputed)
-    if (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE):
-        return []
-    difference = a - b
-    return [
-        f"{key}: stored {_show(stored)}, recomputed {_show(recomputed)}, "
-        f"difference {difference!r} (stored - recomputed)"
-    ]
-
-
-def _show(value: Any) -> str:
-    """A number at full precision (``None`` shown as NaN)."""
-    if value is None:
-        return "NaN (null)"
-    return repr(value.item() if isinstance(value, np.generic) else value)

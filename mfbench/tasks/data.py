@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -14,9 +15,11 @@ from mfbench.elemental_reference import (
     composition_fractions,
     fit_elemental_reference,
 )
-from mfbench.errors import TaskError
+from mfbench.errors import NotPreparedError, TaskError
 from mfbench.tasks.definition import Task
 from mfbench.tasks.split import Split
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,14 @@ class TaskData:
     def load(cls, task: Task) -> TaskData:
         """Open the task's prepared dataset and compute the split.
 
+        A dataset shipped with mfbench (``source: embedded``) that is not prepared yet is
+        prepared here, from its checksum-pinned file; a dataset the user supplies must have
+        been prepared with ``mfbench data prepare``.
+
         Raises:
-            TaskError: the dataset is not prepared, is another version, or lacks the
-                target fidelity.
+            NotPreparedError: a user-supplied dataset is not prepared (the error holds the
+                command that prepares it).
+            TaskError: the dataset is another version or lacks the target fidelity.
         """
         entry = get_dataset(task.dataset.id)
         if entry.version != task.dataset.version:
@@ -43,11 +51,16 @@ class TaskData:
             )
         path = entry.store_path()
         if not (path / "meta.json").is_file():
-            source = "" if entry.source == "embedded" else " --source PATH"
-            raise TaskError(
-                f"dataset {entry.key} is not prepared; "
-                f"run `mfbench data prepare {entry.id}{source}`"
-            )
+            if entry.source != "embedded":
+                command = f"mfbench data prepare {entry.id} --source PATH"
+                raise NotPreparedError(
+                    f"dataset {entry.key} is not prepared; run `{command}`", command
+                )
+            from mfbench.data.prepare import prepare
+
+            logger.info("preparing the shipped dataset %s (checksum-verified) for task %s",
+                        entry.key, task.task)  # fmt: skip
+            prepare(entry)
         store = FrameStore.open(path)
         if task.target_fidelity not in store.fidelities:
             raise TaskError(
