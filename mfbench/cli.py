@@ -308,15 +308,18 @@ def _evaluate(data: Any, model: str, args: argparse.Namespace) -> dict[str, Any]
 def _run_fraction(folder: Path, task_name: str, given: float | None) -> float:
     """The training fraction coverage is measured against when scoring a run folder.
 
-    The run's own fraction (from its ``result.json``) unless ``--fraction`` says otherwise;
-    a different value, or a run of another task without ``--fraction``, is an error.
+    The run's own fraction (from its ``result.json``); ``--fraction`` may only repeat it, or
+    stand in for it when the folder has no readable record or is a run of another task.
     """
     try:
         record = json.loads((folder / "result.json").read_text(encoding="utf-8"))
         task, fraction = record["task"]["name"], float(record["fraction"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
+        if given is not None:
+            return given
         raise MfbenchError(
-            f"{folder}: not a finished run folder (its result.json cannot be read: {exc})"
+            f"{folder}: its result.json cannot be read ({exc}), so its training fraction is "
+            "unknown: pass --fraction"
         ) from exc
     if task != task_name:
         if given is None:

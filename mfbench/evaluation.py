@@ -194,6 +194,17 @@ def predictions_bytes(frame_ids: np.ndarray, predicted: LabelTable) -> bytes:
     return buffer.getvalue()
 
 
+def predictions_file(folder: Path, name: Any) -> Path:
+    """The predictions file ``name`` (as a record states it) in ``folder``.
+
+    Raises:
+        ValueError: ``name`` is not a plain file name (a path could point anywhere).
+    """
+    if not isinstance(name, str) or name in {"", ".", ".."} or Path(name).name != name:
+        raise ValueError(f"predictions file {name!r} must be a file name in its folder")
+    return Path(folder) / name
+
+
 def evaluate_predictor(
     data: TaskData,
     predictor: Predictor,

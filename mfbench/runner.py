@@ -38,11 +38,11 @@ from mfbench.atomic import write_bytes_atomic, write_json_atomic
 from mfbench.data.checksum import sha256_file
 from mfbench.data.frameset import FrameSet
 from mfbench.errors import MfbenchError
-from mfbench.evaluation import EvaluationFrames, predictions_bytes, score
+from mfbench.evaluation import EvaluationFrames, predictions_bytes, predictions_file, score
 from mfbench.locks import exclusive_lock
 from mfbench.methods import FitContext, Method, get_method
 from mfbench.methods.checkpoint_log import CheckpointLog
-from mfbench.paths import home
+from mfbench.paths import datasets_dir, home, locks_dir
 from mfbench.provenance import environment
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
@@ -59,8 +59,6 @@ _REQUIRED = {
     "auxiliary_used", "checkpoints", "coverage", "metrics", "per_element_energy_mae",
     "training", "timing", "environment", "predictions",
 }  # fmt: skip
-#: The lock file of a run folder (one process at a time works in it).
-RUN_LOCK = ".mfbench-run.lock"
 
 
 def run_folder(out: Path, task: str, version: int, method: str, fraction: float, seed: int) -> Path:
@@ -187,7 +185,7 @@ def run(
             "none; use a zero-shot method there"
         )
     folder = run_folder(out, task_name, data.task.version, entry, fraction, seed)
-    with exclusive_lock(folder / RUN_LOCK, what=f"run folder {folder}", wait=False):
+    with exclusive_lock(run_lock(folder), what=f"run folder {folder}", wait=False):
         if not force:
             record = completed_record(folder, params_hash(method.get_params()))
             if record is not None:
@@ -199,6 +197,16 @@ def run(
         )  # fmt: skip
 
 
+def run_lock(folder: Path) -> Path:
+    """The lock file of a run folder (one process at a time works in it).
+
+    It lies in ``$MFBENCH_HOME/locks``, named by a hash of the folder's resolved path, so that
+    results folders hold only results.
+    """
+    key = hashlib.sha256(str(Path(folder).resolve()).encode()).hexdigest()[:24]
+    return locks_dir() / f"run-{key}.lock"
+
+
 def completed_record(folder: Path, expected_params_hash: str) -> dict[str, Any] | None:
     """The record of the complete run in ``folder``, or None when it must run (again).
 
@@ -208,51 +216,60 @@ def completed_record(folder: Path, expected_params_hash: str) -> dict[str, Any] 
     the file, and the run is done again from its checkpoints.
 
     Raises:
-        FileExistsError: the complete record is for other hyperparameters than
-            ``expected_params_hash`` (rerunning would silently replace it).
+        FileExistsError: the folder's record, complete or not, states other hyperparameters
+            than ``expected_params_hash`` (rerunning would silently replace it).
     """
     path = Path(folder) / "result.json"
     if not path.exists():
         return None
-    record, reason = _complete_or_why(path)
-    if record is None:
+    try:
+        parsed: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        parsed, reason = None, f"unreadable ({exc})"
+    else:
+        stated = _params_hash_of(parsed)
+        if stated is not None and stated != expected_params_hash:
+            raise FileExistsError(
+                f"{folder} holds a result for other hyperparameters (params hash "
+                f"{stated[:8]}…); rerun with force (--force) to replace it, or write to another "
+                "--out"
+            )
+        reason = _why_incomplete(parsed, path.parent)
+    if reason:
         logger.warning("%s: %s; running again", path, reason)
         return None
-    if record["method"].get("params_hash") != expected_params_hash:
-        raise FileExistsError(
-            f"{folder} holds a result for other hyperparameters "
-            f"({record['method'].get('params')}); rerun with force (--force) to replace it, "
-            "or write to another --out"
-        )
-    return record
+    return parsed
 
 
-def _complete_or_why(path: Path) -> tuple[dict[str, Any] | None, str]:
-    """``(record, "")`` for a complete run's record, else ``(None, why it is not)``."""
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"unreadable ({exc})"
+def _params_hash_of(record: Any) -> str | None:
+    """The params hash a parsed record states, complete or not (None when it states none)."""
+    method = record.get("method") if isinstance(record, dict) else None
+    stated = method.get("params_hash") if isinstance(method, dict) else None
+    return stated if isinstance(stated, str) else None
+
+
+def _why_incomplete(record: Any, folder: Path) -> str:
+    """Why a parsed ``result.json`` is not a complete run's record ("" when it is)."""
     if not isinstance(record, dict):
-        return None, f"not a result record (a JSON {type(record).__name__})"
+        return f"not a result record (a JSON {type(record).__name__})"
     if record.get("schema") != RESULT_SCHEMA:
-        return None, f"written with schema {record.get('schema')!r}, not {RESULT_SCHEMA}"
+        return f"written with schema {record.get('schema')!r}, not {RESULT_SCHEMA}"
     try:
         validate_result(record)
     except ValueError as exc:
-        return None, str(exc)
-    predictions, method = record["predictions"], record["method"]
-    if not isinstance(predictions, dict) or not isinstance(method, dict):
-        return None, "its method or predictions field is not an object"
-    name = predictions.get("file")
-    if not isinstance(name, str) or Path(name).name != name or name in {"", ".", ".."}:
-        return None, f"its predictions file {name!r} is not a file name"
-    file = path.parent / name
+        return str(exc)
+    predictions = record["predictions"]
+    if not isinstance(predictions, dict) or not isinstance(record["method"], dict):
+        return "its method or predictions field is not an object"
+    try:
+        file = predictions_file(folder, predictions.get("file"))
+    except ValueError as exc:
+        return str(exc)
     if not file.is_file():
-        return None, f"its predictions file {file} is missing"
+        return f"its predictions file {file} is missing"
     if sha256_file(file) != predictions.get("sha256"):
-        return None, f"its predictions file {file} does not have the sha256 the record states"
-    return record, ""
+        return f"its predictions file {file} does not have the sha256 the record states"
+    return ""
 
 
 def method_source(method_class: type) -> dict[str, Any]:
@@ -327,7 +344,7 @@ def _train_and_record(
         checkpoint_dir=checkpoints, progress=progress,
         auxiliary_sources=_auxiliary_sources(data, fraction),
         data_workers=default_data_workers() if data_workers is None else data_workers,
-        checkpoints=CheckpointLog(exclude=[folder, home()]),
+        checkpoints=CheckpointLog(ignore=[datasets_dir(), home() / "graphs"], own=[folder]),
     )  # fmt: skip
     started = time.perf_counter()
     with context.checkpoints.watching():

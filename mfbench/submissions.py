@@ -498,8 +498,8 @@ def method_code(records: Sequence[Mapping[str, Any]], paths: Sequence[Path]) -> 
     module = modules[0]
     try:
         spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError) as exc:
-        spec, problem = None, str(exc)
+    except Exception as exc:  # finding it imports its parent packages: user code, any error
+        spec, problem = None, f"{type(exc).__name__}: {exc}"
     else:
         problem = "no source file"
     if module == "__main__" or spec is None or not spec.origin or not Path(spec.origin).is_file():
@@ -583,6 +583,8 @@ def verify_manifest(folder: Path | str) -> list[str]:
         listed: dict[str, dict[str, Any]] = manifest["files"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return [f"{folder / MANIFEST}: cannot read the manifest ({exc})"]
+    if not isinstance(listed, dict) or not all(isinstance(v, dict) for v in listed.values()):
+        return [f"{folder / MANIFEST}: its files must map each path to its sha256 and size"]
     actual = _file_hashes(folder)
     problems = [
         f"{folder / name}: listed in the manifest but missing"

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from pybtex.database import parse_string
 
+from mfbench.data.checkpoints import identify_checkpoint
 from mfbench.leaderboard import SiteReport, build_site
 from mfbench.leaderboard.build import MANIFEST, templates_dir
 from mfbench.leaderboard.citations import submission_bibtex
@@ -32,7 +33,7 @@ from mfbench.leaderboard.safety import csv_cell, display_text, http_url, site_pa
 from mfbench.leaderboard.svg import UnsafeSvgError, badge, inline_svg
 from mfbench.leaderboard.tables import format_number
 from mfbench.results import comparable, records_frame, summarize, validate_records
-from mfbench.results.compliance import non_compliance, target_trained_checkpoint
+from mfbench.results.compliance import non_compliance
 from mfbench.runner import params_hash
 from mfbench.submissions import pack_submission
 
@@ -717,8 +718,8 @@ def test_non_compliance_finds_a_target_trained_checkpoint_in_any_string_param(
     # the rule is the one of submissions.py, per target fidelity
     other = {**record, "task": {"name": TASK, "target_fidelity": "hse"}}
     assert non_compliance(other) is None
-    assert target_trained_checkpoint("Chgnet-R2scan", "r2scan") is not None
-    assert target_trained_checkpoint("chgnet-0.3.0", "r2scan") is None
+    assert identify_checkpoint(name="Chgnet-R2scan").seen("r2scan") is not None
+    assert identify_checkpoint(name="chgnet-0.3.0").seen("r2scan") is None
 
 
 def test_a_rebuild_removes_only_the_files_of_the_last_build(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -134,29 +135,52 @@ def test_a_record_cannot_hide_a_checkpoint_behind_a_malformed_entry(
     ]
 
 
-def test_the_checkpoint_log_records_what_was_read_declared_or_named(tmp_path: Path) -> None:
+def test_the_checkpoint_log_records_what_was_read_declared_or_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chgnet
+
     weights = tmp_path / "weights.pt"
     weights.write_bytes(b"weights")
     own = tmp_path / "run" / "model.pt"
     own.parent.mkdir()
     own.write_bytes(b"the method's own")
-    log = CheckpointLog(exclude=[tmp_path / "run"])
+    (r2scan,) = (Path(chgnet.__file__).parent / "pretrained" / "r2scan").glob("*.pth.tar")
+    copied = tmp_path / "run" / "checkpoints" / "resume.pt"
+    copied.parent.mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "store.bin").write_bytes(b"mfbench's own data")
+    log = CheckpointLog(ignore=[tmp_path / "data"], own=[tmp_path / "run"])
+    monkeypatch.chdir(tmp_path)
     with log.watching():
-        weights.read_bytes()
-        own.read_bytes()
-        (tmp_path / "notes.txt").write_text("not weights")
-        (tmp_path / "out.npz").write_bytes(b"written, not read")
+        with open("weights.pt", "rb") as handle:  # a relative path, then the folder changes
+            os.chdir(tmp_path / "run")
+            handle.read()
+        own.read_bytes()  # the method's own file: left out
+        shutil.copyfile(r2scan, copied)  # but a known checkpoint copied there is found
+        copied.read_bytes()
+        (tmp_path / "data" / "store.bin").read_bytes()
+        scratch = tmp_path / "scratch.npz"
+        scratch.write_bytes(b"written, then read back")
+        scratch.read_bytes()  # written by the process itself: its own
+        weights.write_bytes(b"changed after it was read")
     declared = tmp_path / "native.safetensors"
     declared.write_bytes(b"read by native code")
     log.add(declared, name="my-start", how=HOW_DECLARED)
     outside = tmp_path / "later.pt"
     outside.write_bytes(b"read after the watch")
     outside.read_bytes()
-    digest = hashlib.sha256(b"weights").hexdigest()
+    weights.unlink()
+    shipped = "chgnet/pretrained/r2scan/" + r2scan.name  # read by the copy
     assert log.entries() == [
+        {"name": None, "file": "weights.pt", "sha256": hashlib.sha256(b"weights").hexdigest(),
+         "bytes": 7, "how": HOW_OPENED},
+        {"name": None, "file": shipped, "sha256": R2SCAN_SHA, "bytes": r2scan.stat().st_size,
+         "how": HOW_OPENED},
+        {"name": None, "file": "resume.pt", "sha256": R2SCAN_SHA, "bytes": r2scan.stat().st_size,
+         "how": HOW_OPENED},
         {"name": "my-start", "file": "native.safetensors", "bytes": 19, "how": HOW_DECLARED,
          "sha256": hashlib.sha256(b"read by native code").hexdigest()},
-        {"name": None, "file": "weights.pt", "sha256": digest, "bytes": 7, "how": HOW_OPENED},
     ]  # fmt: skip
 
 
@@ -181,6 +205,14 @@ def test_a_manifest_edited_to_compliant_rejects_the_submission(out: Path, tmp_pa
     assert manifest["code"]["module"] == "tests.doubles"
     assert manifest["code"]["sha256"] == record["method"]["source"]["sha256"]
 
+    # reworded reasons are no mismatch: only the verdict is compared, mfbench's reasons shown
+    manifest["compliance"] = {"compliant": False, "reasons": ["whatever the submitter wrote"]}
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    site = build_site([tmp_path / "submissions"], tmp_path / "site")
+    assert (site.n_accepted, site.n_ranked, site.n_reference) == (1, 0, 1)
+    method = (site.out / "methods" / "hidden-r2scan-context.html").read_text()
+    assert "whatever the submitter wrote" not in method and "the run read chgnet/" in method
+
     manifest["compliance"] = {"compliant": True, "reasons": []}
     (folder / MANIFEST).write_text(json.dumps(manifest))
     assert verify_manifest(folder) == []  # the files still match: only the verdict changed
@@ -188,7 +220,7 @@ def test_a_manifest_edited_to_compliant_rejects_the_submission(out: Path, tmp_pa
     assert site.n_ranked == 0 and site.n_accepted == 0
     index = html.unescape((site.out / "index.html").read_text())
     assert "rejected, its runs are not shown" in index
-    assert 'the manifest\'s compliance {"compliant": true, "reasons": []} is not the one' in index
+    assert "the manifest says compliant: true, but mfbench computes false from the" in index
 
 
 def test_submit_refuses_records_of_other_code(out: Path, tmp_path: Path) -> None:
@@ -202,6 +234,30 @@ def test_submit_refuses_records_of_other_code(out: Path, tmp_path: Path) -> None
     (problem,) = caught.value.problems[1:]
     assert problem.startswith(f"{path}: produced by code with sha256 {'0' * 64}, but module ")
     assert "tests.test_runner" in problem
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        {"module": "tests.test_runner", "file": "code/absent.py", "sha256": "0" * 64},
+        {"module": "...", "file": "code/....py"},
+        "code/tests.test_runner.py",
+    ],
+)
+def test_a_crafted_code_entry_rejects_the_submission_not_the_site(
+    out: Path, tmp_path: Path, code: object
+) -> None:
+    folder = pack_submission(
+        _meta(tmp_path, "composition-only"),
+        [out / TASK / "v1" / "composition-only"],
+        tmp_path / "submissions",
+    )
+    manifest = json.loads((folder / MANIFEST).read_text())
+    (folder / MANIFEST).write_text(json.dumps({**manifest, "code": code}))
+    site = build_site([tmp_path / "submissions", out / TASK / "v1" / "hidden-r2scan-direct"],
+                      tmp_path / "site")  # fmt: skip
+    assert (site.n_accepted, site.n_reference) == (1, 1)  # the other results still shown
+    assert "names no packed code file" in html.unescape((site.out / "index.html").read_text())
 
 
 def test_packed_code_must_be_the_code_of_the_records(out: Path, tmp_path: Path) -> None:

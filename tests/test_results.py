@@ -274,6 +274,17 @@ def test_file_problems_name_the_file(
     assert str(missing) in validate_record(missing).problems[0]
 
 
+def test_a_home_that_cannot_be_written_is_not_a_verdict(
+    out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _copy_run(out, tmp_path)
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("MFBENCH_HOME", str(tmp_path / "a-file"))
+    reports = validate_records([path, path.parent.parent])  # the same record twice
+    assert [r.status for r in reports] == ["not checked"]
+    assert "cannot be loaded here" in reports[0].problems[0]
+
+
 def test_the_embedded_dataset_is_prepared_on_demand(
     out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -294,16 +305,23 @@ def test_what_cannot_be_checked_here_is_not_a_verdict(out: Path, tmp_path: Path)
     assert "is of task surrogate-r2scan version 2, this mfbench defines version 1" in problem
     assert "version 2" in str(report.fix) and "NOT CHECKED" in report.summary()
 
+    # another source than the registry pins: only a record that states it accepted the
+    # mismatch can have been computed on it; any other is rejected, not "not checked"
     set_record_fields(path, {"task.version": 1, "dataset.sha256": "f" * 64})
+    report = validate_record(path)
+    assert report.status == "rejected"
+    assert report.problems[0].startswith(f"dataset.sha256: the record has {'f' * 64}, but the ")
+    set_record_fields(path, {"dataset.checksum_status": "mismatch-accepted"})
     report = validate_record(path)
     assert report.status == "not checked"
     assert report.fix == (
-        f"mfbench data prepare surrogate-aflow --overwrite --source FILE (FILE: the source "
-        f"whose sha256 is {'f' * 64})"
+        "mfbench data prepare surrogate-aflow --overwrite --accept-checksum-mismatch --source "
+        f"FILE (FILE: the source whose sha256 is {'f' * 64})"
     )
 
     # a task whose dataset the user must supply, not prepared on this machine
-    set_record_fields(path, {"dataset.sha256": json.loads(path.read_text())["dataset"]["sha256"]})
+    original = json.loads(_copy_run(out, tmp_path / "again").read_text())["dataset"]
+    set_record_fields(path, {"dataset": original})
     set_record_fields(path, {"task.name": "mp-r2scan"})
     report = validate_record(path)
     assert report.status == "not checked"

@@ -22,7 +22,7 @@ from mfbench.elemental_reference import composition_fractions, fit_elemental_ref
 from mfbench.errors import MfbenchError
 from mfbench.locks import LockedError, exclusive_lock
 from mfbench.methods import FitContext, Method
-from mfbench.runner import RESULT_SCHEMA, RUN_LOCK, run, validate_result
+from mfbench.runner import RESULT_SCHEMA, run, run_lock, validate_result
 
 
 class CompositionOnly(Method):
@@ -158,6 +158,9 @@ def test_a_result_for_other_hyperparameters_is_not_reused(tmp_path: Path) -> Non
     path.write_text(json.dumps({**record, "method": {**record["method"], "params_hash": "0" * 64}}))
     with pytest.raises(FileExistsError, match="other hyperparameters"):
         run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path)
+    (path.parent / "predictions.npz").unlink()  # incomplete, but still another's result
+    with pytest.raises(FileExistsError, match="other hyperparameters"):
+        run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path)
     assert run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, force=True, progress=False)
 
 
@@ -207,7 +210,7 @@ def test_one_process_at_a_time_in_a_run_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "surrogate-r2scan" / "v1" / "composition-only" / "fraction-0.25" / "seed-0"
-    with exclusive_lock(folder / RUN_LOCK, what="test", wait=False):
+    with exclusive_lock(run_lock(folder), what="test", wait=False):
         with pytest.raises(LockedError, match="being written by another mfbench process"):
             run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, progress=False)
         argv = ["run", "--task", "surrogate-r2scan", "--method", SPEC, "--fraction", "0.25",
@@ -218,6 +221,7 @@ def test_one_process_at_a_time_in_a_run_folder(
         assert f"(pid {os.getpid()} on " in err and "Traceback" not in err
         assert not (folder / "result.json").exists()
     assert run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, progress=False)
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []  # no lock file
 
 
 def test_evaluate_scores_coverage_at_the_run_s_own_fraction(
@@ -235,3 +239,7 @@ def test_evaluate_scores_coverage_at_the_run_s_own_fraction(
     assert evaluated["metrics"] == record["metrics"]
     assert main([*argv, "--fraction", "1.0"]) == 2
     assert "was trained on fraction 0.1 of surrogate-r2scan" in capsys.readouterr().err
+    (folder / "result.json").unlink()  # no record: the fraction must be given
+    assert main(argv) == 2
+    assert "its training fraction is unknown: pass --fraction" in capsys.readouterr().err
+    assert main([*argv, "--fraction", "0.1"]) == 0

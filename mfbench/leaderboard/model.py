@@ -164,7 +164,7 @@ class Variant:
     """One entry of a method's page: its hyperparameters and what its runs cost.
 
     ``non_compliant`` holds the reasons its runs are not ranked (see
-    :mod:`mfbench.leaderboard.compliance`); empty for a compliant entry.
+    :mod:`mfbench.results.compliance`); empty for a compliant entry.
     """
 
     entry: Entry

@@ -6,7 +6,8 @@ valid (:func:`mfbench.submissions.load_submission_meta`), its packed code is the
 records state (same sha256), and the compliance mfbench computes from its metadata and records
 (:func:`mfbench.submissions.check_compliance`) equals the one its manifest caches; otherwise it
 is rejected and its records are rejected with it (never ranked). Nothing a submitter wrote
-decides a verdict: the manifest's compliance is only compared. The runs of an accepted,
+decides a verdict: the manifest's cached ``compliant`` is only compared, and the reasons shown
+are the ones mfbench computes. The runs of an accepted,
 non-compliant submission are reference rows, as non-compliant records are
 (:mod:`mfbench.results.compliance`).
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mfbench.data.checksum import sha256_file
 from mfbench.errors import MfbenchError
 from mfbench.leaderboard.citations import submission_bibtex
 from mfbench.leaderboard.safety import display_text, http_url
@@ -34,10 +36,8 @@ from mfbench.submissions import (
     METADATA,
     SubmissionError,
     check_compliance,
-    code_path,
     load_submission_meta,
     run_path,
-    sha256_file,
     verify_manifest,
 )
 
@@ -77,8 +77,8 @@ class Submission:
         problems: why it is rejected; empty when accepted.
         authors, paper_title, paper_doi, paper_url, code_url, code_commit, licence,
         training_data, checkpoint, hardware: the metadata, as display text and links.
-        compliant: the compliance mfbench computed (equal to the manifest's, or the
-            submission is rejected); reasons: its reasons.
+        compliant: the compliance mfbench computed (the manifest's must agree, or the
+            submission is rejected); reasons: mfbench's reasons.
         bibtex: the method's entry built from the metadata
             (:func:`mfbench.leaderboard.citations.submission_bibtex`); "" when rejected.
     """
@@ -104,7 +104,7 @@ class Submission:
 
     @property
     def accepted(self) -> bool:
-        """True when the files match the manifest and the metadata is valid."""
+        """True when every check of the module docstring passed."""
         return not self.problems
 
     @property
@@ -113,7 +113,7 @@ class Submission:
         return ", ".join(author.name for author in self.authors)
 
     def flag(self) -> NonCompliance | None:
-        """How its runs are flagged when the manifest says it is not compliant."""
+        """How its runs are flagged when mfbench computes it is not compliant."""
         if not self.accepted or self.compliant:
             return None
         return NonCompliance(
@@ -136,7 +136,18 @@ def find_submissions(roots: Sequence[Path]) -> list[Path]:
 
 
 def read_submission(folder: Path, name: str) -> Submission:
-    """Check and read one submission folder; ``name`` is how the site shows it."""
+    """Check and read one submission folder; ``name`` is how the site shows it.
+
+    A submission is untrusted input: whatever its files hold, it is read or rejected with the
+    problems found, never an error that stops the site.
+    """
+    try:
+        return _read_submission(folder, name)
+    except (MfbenchError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return Submission(folder, name, problems=[f"{name}: cannot be read ({exc})"])
+
+
+def _read_submission(folder: Path, name: str) -> Submission:
     problems = verify_manifest(folder)
     if problems:
         return Submission(folder, name, problems=problems)
@@ -156,14 +167,16 @@ def read_submission(folder: Path, name: str) -> Submission:
     if not problems:
         try:
             compliance = check_compliance(meta, records)
-        except (MfbenchError, KeyError, TypeError, ValueError) as exc:
+        except (MfbenchError, KeyError, TypeError, ValueError, AttributeError) as exc:
             problems.append(f"{name}: its compliance cannot be computed ({exc})")
         else:
             cached = manifest.get("compliance")
-            if cached != compliance.to_json():
+            claimed = cached.get("compliant") if isinstance(cached, dict) else None
+            if claimed is not compliance.compliant:
                 problems.append(
-                    f"{name}: the manifest's compliance {json.dumps(cached)} is not the one "
-                    f"mfbench computes from the submission, {json.dumps(compliance.to_json())}"
+                    f"{name}: the manifest says compliant: {json.dumps(claimed)}, but mfbench "
+                    f"computes {json.dumps(compliance.compliant)} from the submission"
+                    + (f" ({'; '.join(compliance.reasons)})" if compliance.reasons else "")
                 )
     if problems or compliance is None:
         return Submission(folder, name, problems=problems)
@@ -215,9 +228,9 @@ def _code_problems(
     """The packed code must be the code every record states (its sha256, recomputed here)."""
     code = manifest.get("code")
     file = code.get("file") if isinstance(code, dict) else None
-    if not isinstance(file, str) or file != code_path(str(code.get("module"))):
-        return [f"{name}: the manifest names no packed code (code/<module>.py)"]
-    digest = sha256_file(folder / file)  # the manifest's file list was verified: it exists
+    if not isinstance(file, str) or file not in manifest["files"] or not file.startswith("code/"):
+        return [f"{name}: the manifest names no packed code file (code/<module>.py)"]
+    digest = sha256_file(folder / file)  # listed, so verify_manifest found it with this hash
     problems = []
     for record in records:
         source = (

@@ -2,8 +2,9 @@
 
 The tables are built from :func:`mfbench.results.summarize` of the task's comparable runs
 (mean, standard deviation and 95 % bootstrap interval over seeds, per entry and fraction).
-Non-compliant runs (:mod:`mfbench.leaderboard.compliance`) are summarised the same way in a
-table of their own; they enter no rank, no summary at the largest fraction, no fit or plot.
+Non-compliant runs (:mod:`mfbench.results.compliance`, or of a non-compliant submission) are
+summarised the same way in a table of their own; they enter no rank, no summary at the largest
+fraction, no fit or plot.
 Runs that are not comparable are listed apart with the reason.
 """
 

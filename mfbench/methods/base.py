@@ -110,6 +110,14 @@ class Method(ABC):
 
     Subclasses set :attr:`name`, store every ``__init__`` argument under the same attribute
     name (nothing else happens in ``__init__``), and implement the five methods below.
+
+    What the runner records of a method, without asking it: the sha256 of the module that
+    defines the class (``method.source``) and every weights file read while it fits and predicts
+    (``checkpoints``, see :class:`FitContext`). Obtain pretrained weights through
+    :meth:`FitContext.pretrained_model`, or declare them with
+    :meth:`FitContext.declare_checkpoint` when native code reads them. A run that reads a
+    checkpoint trained on the task's target fidelity is non-compliant (never ranked), whatever
+    its hyperparameters say.
     """
 
     #: Registry name, e.g. ``"finetune-refit-atomref"``.

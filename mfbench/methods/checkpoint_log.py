@@ -1,15 +1,24 @@
 """Which weights files a method read: recorded by mfbench, not declared by the method.
 
-While a method fits and predicts, the runner watches the files the process opens for reading
-(through a Python audit hook, :pep:`578`) and keeps those that look like model weights or arrays
-(:data:`WEIGHT_SUFFIXES`), except what mfbench itself owns (the run folder, ``$MFBENCH_HOME``).
-Each is recorded in the result with its sha256, so compliance can recognise a checkpoint trained
-on the target fidelity (:mod:`mfbench.results.compliance`) however the method reached it.
+While a method fits and predicts, the runner watches the files the process opens (through a
+Python audit hook, :pep:`578`). Every file with a weights or array suffix
+(:data:`WEIGHT_SUFFIXES`) opened for reading is hashed at that moment, so the record holds what
+was read even if the file is later changed or deleted. The result lists each such file with its
+sha256, so compliance can recognise a checkpoint trained on the target fidelity
+(:mod:`mfbench.results.compliance`) however the method reached it. Left out:
+
+- mfbench's own data (the dataset stores and graph cache, ``ignore``);
+- the method's own files: those under its run folder (``own``: checkpoints it resumes from, its
+  saved model) and those this process wrote during the watch before reading them, unless their
+  sha256 is that of a known checkpoint (:mod:`mfbench.data.checkpoints`), so a copy of a known
+  checkpoint is recorded wherever it lies.
 
 What the hook cannot see: files opened by native code outside Python's ``open`` (a C++ or Rust
-reader, e.g. ``safetensors``), and weights that arrive by other means (built into the method's
-source, fetched over a network). Methods that obtain weights such ways must declare them with
-:meth:`mfbench.methods.FitContext.declare_checkpoint`.
+reader, e.g. ``safetensors``), files read in other processes (DataLoader workers, process pools),
+files without such a suffix, and weights that arrive by other means (built into the source,
+fetched over a network, a modified copy of a known checkpoint, whose sha256 is new). Methods that
+obtain weights such ways must declare them with
+:meth:`mfbench.methods.FitContext.declare_checkpoint`; reviewers of a submission read its code.
 """
 
 from __future__ import annotations
@@ -17,11 +26,13 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mfbench.data.checkpoints import identify_checkpoint
 from mfbench.data.checksum import sha256_file
 
 #: File endings of model weights and saved arrays (``.pth.tar`` ends in ``.tar``).
@@ -36,35 +47,42 @@ HOW_OPENED = "opened while fitting or predicting"
 
 _active: CheckpointLog | None = None
 _hook_installed = False
+_in_hook = threading.local()  # set while the hook hashes a file (whose open it also sees)
 
 
 class CheckpointLog:
-    """Weights files read by a method, each recorded once with its sha256.
+    """Weights files read by a method, each recorded once per content with its sha256.
 
     Args:
-        exclude: folders whose files are not recorded (the run folder, mfbench's home).
+        ignore: folders whose files are never recorded (mfbench's dataset stores, graph cache).
+        own: folders of the method's own files (its run folder): recorded only when their
+            sha256 is a known checkpoint's.
     """
 
-    def __init__(self, exclude: Sequence[Path] = ()) -> None:
-        self._exclude = tuple(os.path.realpath(p) + os.sep for p in exclude)
-        self._seen: list[str] = []  # paths as opened, in order, filled by the audit hook
-        self._named: dict[str, tuple[str | None, str]] = {}  # real path → (name, how)
+    def __init__(self, ignore: Sequence[Path] = (), own: Sequence[Path] = ()) -> None:
+        self._ignore = tuple(os.path.realpath(p) + os.sep for p in ignore)
+        self._own = tuple(os.path.realpath(p) + os.sep for p in own)
+        self._written: set[str] = set()  # real paths this process opened for writing so far
+        # (real path, sha256) → entry, in the order first read, declared or loaded
+        self._entries: dict[tuple[str, str], dict[str, Any]] = {}
+        self._names: dict[str, tuple[str, str]] = {}  # real path → (name, how)
+        self._hashed: list[str] = []  # real paths in the order hashed (for naming)
 
     def add(self, path: Path | str, *, name: str | None, how: str) -> None:
-        """Record ``path`` under ``name`` (``how`` says how the method obtained it)."""
+        """Record ``path`` (hashed now) under ``name``; ``how`` says how the method got it."""
         real = os.path.realpath(path)
-        if real not in self._named or self._named[real][0] is None:
-            self._named[real] = (name, how)
+        if name is not None:
+            self._names[real] = (name, how)
+        self._hash(real, how, force=True)
 
     @contextmanager
     def naming(self, name: str, how: str) -> Iterator[None]:
-        """Record the weights files opened inside the ``with`` block under ``name``."""
+        """Name the weights files read inside the ``with`` block ``name``."""
         with self.watching():
-            start = len(self._seen)
+            start = len(self._hashed)
             yield
-            opened = self._seen[start:]
-        for path in opened:
-            self.add(path, name=name, how=how)
+        for real in self._hashed[start:]:
+            self._names[real] = (name, how)
 
     @contextmanager
     def watching(self) -> Iterator[CheckpointLog]:
@@ -78,37 +96,50 @@ class CheckpointLog:
             _active = previous
 
     def entries(self) -> list[dict[str, Any]]:
-        """One record entry per file, in the order first seen.
+        """One record entry per file and content, in the order first read.
 
         Returns:
             ``[{"name": str | None, "file": str, "sha256": hex, "bytes": int, "how": str}]``;
             ``file`` is shown relative to the Python library folder it lies in
             (``chgnet/pretrained/r2scan/….pth.tar``), else by its name alone (no user's
-            folders in published records). Files that no longer exist are left out.
+            folders in published records).
         """
-        for opened in self._seen:
-            real = os.path.realpath(opened)
-            if not real.startswith(self._exclude) and os.path.isfile(real):
-                self._named.setdefault(real, (None, HOW_OPENED))
-        self._seen.clear()
-        entries = []
-        for real, (name, how) in self._named.items():
-            if not os.path.isfile(real):
+        out = []
+        for (real, sha), entry in self._entries.items():
+            known = identify_checkpoint(sha256=sha) is not None
+            if entry["own"] and not entry["forced"] and not known:
                 continue
-            entries.append(
-                {
-                    "name": name,
-                    "file": _shown(real),
-                    "sha256": sha256_file(Path(real)),
-                    "bytes": os.path.getsize(real),
-                    "how": how,
-                }
-            )
-        return entries
+            name, how = self._names.get(real, (None, entry["how"]))
+            out.append(
+                {"name": name, "file": _shown(real), "sha256": sha, "bytes": entry["bytes"],
+                 "how": how}
+            )  # fmt: skip
+        return out
 
-    def _opened(self, path: str) -> None:
-        if path.lower().endswith(WEIGHT_SUFFIXES):
-            self._seen.append(path)
+    def _opened(self, path: str, reading: bool, writing: bool) -> None:
+        """Called by the hook for a weights-suffixed file."""
+        real = os.path.realpath(path)
+        if real.startswith(self._ignore):
+            return
+        if writing:
+            self._written.add(real)
+        if reading:
+            self._hash(real, HOW_OPENED, force=False)
+
+    def _hash(self, real: str, how: str, *, force: bool) -> None:
+        if not os.path.isfile(real):
+            return
+        _in_hook.active = True
+        try:
+            sha = sha256_file(Path(real))
+        finally:
+            _in_hook.active = False
+        self._hashed.append(real)
+        own = real in self._written or real.startswith(self._own)  # as it is when read
+        entry = self._entries.setdefault(
+            (real, sha), {"bytes": os.path.getsize(real), "how": how, "forced": force, "own": own}
+        )
+        entry["forced"] = entry["forced"] or force
 
 
 def _shown(real: str) -> str:
@@ -123,20 +154,24 @@ def _shown(real: str) -> str:
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    """The audit hook: note files opened for reading while a log is active."""
+    """The audit hook: note weights files opened while a log is active."""
     log = _active
-    if log is None or event != "open":
+    if log is None or event != "open" or getattr(_in_hook, "active", False):
         return
     try:
         path, mode, flags = args
         if isinstance(path, int):
             return
-        if mode is None:  # os.open
-            if flags & (os.O_WRONLY | os.O_RDWR) == os.O_WRONLY:
-                return
-        elif not ("r" in mode or "+" in mode):
+        path = os.path.abspath(os.fsdecode(path))  # before any later chdir
+        if not path.lower().endswith(WEIGHT_SUFFIXES):
             return
-        log._opened(os.fsdecode(path))
+        if mode is None:  # os.open
+            access = flags & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
+            reading, writing = access != os.O_WRONLY, access != os.O_RDONLY
+        else:
+            reading = "r" in mode or "+" in mode
+            writing = any(c in mode for c in "wax+")
+        log._opened(path, reading, writing)
     except Exception:  # an audit hook must never break the code it watches
         return
 

@@ -188,7 +188,7 @@ class _PhaseDiagrams:
       on the full hull this equals the ordinary energy above the hull);
     - an element: its energy per atom minus the lowest energy per atom of that element.
 
-    Diagrams are built on first use and cached by side, chemical system and composition.
+    Hull energies are computed on first use and cached by side, chemical system and composition.
     """
 
     def __init__(self, materials: Sequence[MaterialEnergy]) -> None:

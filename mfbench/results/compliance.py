@@ -78,18 +78,6 @@ def non_compliance(record: Mapping[str, Any]) -> NonCompliance | None:
     return NonCompliance(", ".join(dict.fromkeys(tags)), "; ".join(dict.fromkeys(reasons)))
 
 
-def target_trained_checkpoint(name: str, target_fidelity: str) -> str | None:
-    """What the checkpoint called ``name`` saw of ``target_fidelity`` labels, or None.
-
-    E.g. ``"chgnet-r2scan: trained on r2scan labels of all of MP-r2SCAN (…)"`` for ``"R2SCAN"``
-    and ``"r2scan"``; None for a name not known to be trained on that fidelity.
-    """
-    known = identify_checkpoint(name=name)
-    if known is None or known.seen(target_fidelity) is None:
-        return None
-    return _saw(known, target_fidelity)
-
-
 def _saw(known: KnownCheckpoint, fidelity: str) -> str:
     return f"{known.name}: trained on {fidelity} labels of {known.seen(fidelity)}"
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from mfbench.data.labels import LabelTable
 from mfbench.errors import MfbenchError, NotPreparedError, UnknownNameError
-from mfbench.evaluation import EvaluationFrames, score
+from mfbench.evaluation import EvaluationFrames, predictions_file, score
 from mfbench.results.agreement import differences
 from mfbench.runner import RESULT_SCHEMA, validate_result
 from mfbench.tasks.data import TaskData
@@ -55,9 +55,9 @@ PREDICTION_ARRAYS = ("frame_ids", "energy_per_atom", "forces", "stress", "magmom
 #: How many frame ids a problem line names before it says "and N more".
 _SHOW_IDS = 10
 
-#: Task name → the loaded task and its evaluation frames (or why it cannot be loaded here),
-#: shared between records.
-TaskCache = dict[str, Any]
+#: Task name → the loaded task and its evaluation frames, or ``(why it cannot be loaded here,
+#: the command that would allow it)``; shared between records.
+TaskCache = dict[str, tuple[TaskData, EvaluationFrames] | tuple[str, str]]
 
 
 @dataclass
@@ -179,7 +179,7 @@ def validate_record(path: Path | str, *, cache: TaskCache | None = None) -> Vali
         problems.append(str(exc))
     except _CannotCheckError as exc:
         if not problems:  # nothing found wrong, and the rest cannot be checked here
-            report = ValidationReport(path, False, [f"{path}: {exc}"], record, exc.fix)
+            report = ValidationReport(path, False, [str(exc)], record, exc.fix)
             logger.debug("%s", report.summary())
             return report
         problems.append(f"metrics not recomputed: {exc}")
@@ -276,9 +276,10 @@ def _read_predictions(
     """
     name = _get(record, "predictions.file", str)
     stored_sha = _get(record, "predictions.sha256", str)
-    if name in {"", ".", ".."} or Path(name).name != name:
-        raise _RecordError(f"{path}: predictions file {name!r} must be a file name in its folder")
-    file = path.parent / name
+    try:
+        file = predictions_file(path.parent, name)
+    except ValueError as exc:
+        raise _RecordError(f"{path}: {exc}") from exc
     try:
         blob = file.read_bytes()
     except OSError as exc:
@@ -372,9 +373,9 @@ def _task_data(record: dict[str, Any], cache: TaskCache) -> tuple[TaskData, Eval
     """The record's task as currently defined, with its dataset and evaluation frames.
 
     Raises:
-        _CannotCheckError: the task is not defined here, or its dataset cannot be opened (e.g. a
-            user-supplied dataset that is not prepared); the embedded dataset is prepared on
-            demand by :meth:`TaskData.load`.
+        _CannotCheckError: the task is not defined here, or its dataset cannot be opened (e.g.
+            a user-supplied dataset that is not prepared, or a home folder that cannot be
+            written); the embedded dataset is prepared on demand by :meth:`TaskData.load`.
     """
     name = _get(record, "task.name", str)
     if name not in cache:
@@ -382,21 +383,21 @@ def _task_data(record: dict[str, Any], cache: TaskCache) -> tuple[TaskData, Eval
             data = TaskData.load(get_task(name))
             cache[name] = (data, EvaluationFrames.of(data))
         except UnknownNameError as exc:
-            cache[name] = _CannotCheckError(
+            cache[name] = (
                 f"task {name!r} is not defined here ({exc})",
                 f"add the definition of task {name!r} to the task folder, or check it with the "
                 "mfbench release that defines it",
             )
         except NotPreparedError as exc:
-            cache[name] = _CannotCheckError(f"task {name!r}: {exc}", exc.command)
-        except MfbenchError as exc:
-            cache[name] = _CannotCheckError(
+            cache[name] = (f"task {name!r}: {exc}", exc.command)
+        except (MfbenchError, OSError) as exc:
+            cache[name] = (
                 f"task {name!r} cannot be loaded here ({exc})",
                 "fix the task or dataset problem named, then validate again",
             )
     loaded = cache[name]
-    if isinstance(loaded, _CannotCheckError):
-        raise loaded
+    if isinstance(loaded[0], str):
+        raise _CannotCheckError(*loaded)
     return loaded
 
 
@@ -404,9 +405,12 @@ def _check_task(record: dict[str, Any], data: TaskData, problems: list[str]) -> 
     """The record's task version, split fingerprints and dataset must be the current ones.
 
     Raises:
-        _CannotCheckError: the record is of another task version, or of a dataset prepared from
-            another source, than this machine has: its metrics cannot be recomputed here.
-        _RecordError: the split differs although task version and dataset agree.
+        _CannotCheckError: the record is of another task version than this mfbench defines,
+            or of a dataset prepared from another source than the store here (one its registry
+            pin allows: the pinned file, or any file when the record states an accepted
+            mismatch or the registry pins none).
+        _RecordError: the split differs although task version and dataset agree, or the
+            record claims a dataset source its registry pin rules out.
     """
     task = data.task
     version = _get(record, "task.version", int)
@@ -417,15 +421,7 @@ def _check_task(record: dict[str, Any], data: TaskData, problems: list[str]) -> 
             f"validate it with an mfbench release whose task {task.task} is version {version} "
             f"(see the changelog in tasks/{task.task}.yaml)",
         )
-    meta = data.store.meta
-    stored_sha = _get(record, "dataset.sha256", (str, type(None)))
-    if stored_sha != meta["source"]["sha256"]:
-        raise _CannotCheckError(
-            f"the record was computed on {meta['dataset']['id']} from a source with sha256 "
-            f"{stored_sha}; the prepared store here is from {meta['source']['sha256']}",
-            f"mfbench data prepare {meta['dataset']['id']} --overwrite --source FILE "
-            f"(FILE: the source whose sha256 is {stored_sha})",
-        )
+    _check_dataset_source(record, data)
     fingerprints = data.split.fingerprints()
     for key in ("split", "test"):
         stored = _get(record, f"task.{key}_fingerprint", str)
@@ -439,6 +435,7 @@ def _check_task(record: dict[str, Any], data: TaskData, problems: list[str]) -> 
         problems.append(
             f"task.target_fidelity: stored {fidelity!r}, the task has {task.target_fidelity!r}"
         )
+    meta = data.store.meta
     expected = {
         "dataset.id": meta["dataset"]["id"],
         "dataset.version": meta["dataset"]["version"],
@@ -447,6 +444,29 @@ def _check_task(record: dict[str, Any], data: TaskData, problems: list[str]) -> 
         stored = _get(record, key, (str, type(None)))
         if stored != value:
             problems.append(f"{key}: stored {stored!r}, the prepared dataset has {value!r}")
+
+
+def _check_dataset_source(record: dict[str, Any], data: TaskData) -> None:
+    """The record's dataset source must be the store's, or one its registry pin allows."""
+    source = data.store.meta["source"]
+    stored = _get(record, "dataset.sha256", (str, type(None)))
+    if stored == source["sha256"]:
+        return
+    dataset = data.store.meta["dataset"]["id"]
+    pin = source.get("expected_sha256")
+    accepted = _get(record, "dataset.checksum_status", (str, type(None))) == "mismatch-accepted"
+    if pin is not None and stored != pin and not accepted:
+        raise _RecordError(
+            f"dataset.sha256: the record has {stored}, but the registry pins {dataset} to "
+            f"{pin} and the record states no accepted checksum mismatch; metrics not recomputed"
+        )
+    override = " --accept-checksum-mismatch" if pin is not None and stored != pin else ""
+    raise _CannotCheckError(
+        f"the record was computed on {dataset} from a source with sha256 {stored}; the store "
+        f"prepared here is from {source['sha256']}; metrics not recomputed",
+        f"mfbench data prepare {dataset} --overwrite{override} --source FILE (FILE: the source "
+        f"whose sha256 is {stored})",
+    )
 
 
 def _align(
