@@ -412,3 +412,15 @@ def test_comparable_sets_apart_other_splits_and_older_versions(out: Path) -> Non
     kept, apart = comparable(records_frame(records))
     assert kept["seed"].tolist() == [1]
     assert apart["reason"].tolist() == ["task version 1, leaderboard shows version 2"] * 2
+
+
+def test_one_malformed_record_does_not_stop_the_site(out: Path, tmp_path: Path) -> None:
+    from mfbench.leaderboard import build_site
+
+    path = _copy_run(out, tmp_path / "bad")
+    _rewrite_predictions(path, lambda a: a.update(energy_per_atom=a["energy_per_atom"][:, None]))
+    _set_sha(path)
+    site = build_site([out, tmp_path / "bad"], tmp_path / "site")
+    assert (site.n_records, site.n_accepted, len(site.rejected)) == (5, 4, 1)
+    (rejected,) = site.rejected
+    assert rejected.path == path and "energy_per_atom has shape (370, 1)" in rejected.problems[0]
