@@ -287,9 +287,9 @@ def _evaluate(data: Any, model: str, args: argparse.Namespace) -> dict[str, Any]
     if Path(model).is_dir():  # a run folder written by `mfbench run`
         from mfbench.runner import MethodPredictor, load_saved_method
 
-        fraction = _run_fraction(Path(model), task_name, args.fraction)
         device = resolve_device(args.device)
         predictor: Any = MethodPredictor(load_saved_method(Path(model), device=device))
+        fraction = _run_fraction(Path(model), task_name, args.fraction)
         model = predictor.name
     else:
         predictor = PretrainedChgnet(model, device=args.device, batch_size=args.batch_size)
@@ -313,6 +313,8 @@ def _run_fraction(folder: Path, task_name: str, given: float | None) -> float:
     """
     try:
         record = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+        if not isinstance(record, dict):
+            raise TypeError(f"a JSON {type(record).__name__}, not a result record")
         task, fraction = record["task"]["name"], float(record["fraction"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         if given is not None:

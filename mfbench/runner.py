@@ -178,7 +178,10 @@ def run(
         raise ValueError(
             f"fraction {fraction} is not one of task {task_name}'s {data.task.fractions.values}"
         )
-    method, entry = method_entry(method_spec, params)
+    # watched from the import on: a module that loads weights when imported is recorded too
+    checkpoint_log = CheckpointLog(ignore=[datasets_dir(), home() / "graphs"])
+    with checkpoint_log.watching():
+        method, entry = method_entry(method_spec, params)
     if method.needs_training_frames and len(data.split.train_fraction(fraction)) == 0:
         raise MfbenchError(
             f"{entry} needs training frames, and fraction {fraction:g} of task {task_name} has "
@@ -191,8 +194,9 @@ def run(
             if record is not None:
                 logger.info("skipping %s: already complete (use force to rerun)", folder)
                 return record
+        checkpoint_log.own_folder(folder)
         return _train_and_record(
-            data, method, method_spec, fraction, seed, folder,
+            data, method, method_spec, fraction, seed, folder, checkpoint_log,
             device=device, progress=progress, data_workers=data_workers,
         )  # fmt: skip
 
@@ -322,12 +326,16 @@ def _train_and_record(
     fraction: float,
     seed: int,
     folder: Path,
+    checkpoint_log: CheckpointLog,
     *,
     device: str,
     progress: bool,
     data_workers: int | None,
 ) -> dict[str, Any]:
-    """Fit, save, predict, score and write the record (the caller holds the folder's lock)."""
+    """Fit, save, predict, score and write the record (the caller holds the folder's lock).
+
+    ``checkpoint_log`` already holds what importing and building the method read.
+    """
     method_class = type(method)
     source = method_source(method_class)
     checkpoints = folder / "checkpoints"
@@ -344,7 +352,7 @@ def _train_and_record(
         checkpoint_dir=checkpoints, progress=progress,
         auxiliary_sources=_auxiliary_sources(data, fraction),
         data_workers=default_data_workers() if data_workers is None else data_workers,
-        checkpoints=CheckpointLog(ignore=[datasets_dir(), home() / "graphs"], own=[folder]),
+        checkpoints=checkpoint_log,
     )  # fmt: skip
     started = time.perf_counter()
     with context.checkpoints.watching():
@@ -421,9 +429,27 @@ def _train_and_record(
 
 
 def load_saved_method(folder: Path, device: str = "cpu") -> Method:
-    """The fitted method of a run folder (its ``method.json`` names the class), on ``device``."""
-    info = json.loads((Path(folder) / "method.json").read_text())
-    return get_method(info["class"]).load(Path(folder) / "model", device=device)
+    """The fitted method of a run folder (its ``method.json`` names the class), on ``device``.
+
+    Raises:
+        MfbenchError: the folder is not a run folder, its ``method.json`` is malformed, or it
+            holds no saved model (committed results keep records and predictions, not weights).
+    """
+    folder = Path(folder)
+    try:
+        info = json.loads((folder / "method.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MfbenchError(f"{folder} is not a run folder (it has no method.json)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MfbenchError(f"{folder / 'method.json'} cannot be read ({exc})") from exc
+    if not isinstance(info, dict) or not isinstance(info.get("class"), str):
+        raise MfbenchError(f'{folder / "method.json"} names no method class ("class")')
+    if not (folder / "model").is_dir():
+        raise MfbenchError(
+            f"{folder} holds no saved model (model/): it was removed, or the folder holds "
+            "results only, as committed results do; run it again with `mfbench run` to score it"
+        )
+    return get_method(info["class"]).load(folder / "model", device=device)
 
 
 class MethodPredictor:

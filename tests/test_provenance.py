@@ -30,10 +30,12 @@ from .test_runner import SPEC as COMPOSITION_ONLY
 from .test_submissions import META
 
 TASK = "surrogate-r2scan-quick"
+IMPORT_TIME_SPEC = "tests.doubles_import_time:ImportTimeR2scan"  # imported by its run only
 RUNS = [
     (TASK, COMPOSITION_ONLY, 0.05, 0),
     (TASK, CONTEXT_SPEC, 0.05, 0),
     (TASK, DIRECT_SPEC, 0.05, 0),
+    (TASK, IMPORT_TIME_SPEC, 0.05, 0),
 ]
 R2SCAN_SHA = "8eba3db0f35a2788bb3ae22885ad340591e27996f213c6643af522a633b50dad"
 
@@ -76,7 +78,11 @@ def test_an_honest_record_states_its_code_and_reads_no_checkpoint(out: Path) -> 
 
 @pytest.mark.parametrize(
     ("method", "how"),
-    [("hidden-r2scan-context", HOW_PRETRAINED), ("hidden-r2scan-direct", HOW_OPENED)],
+    [
+        ("hidden-r2scan-context", HOW_PRETRAINED),
+        ("hidden-r2scan-direct", HOW_OPENED),
+        ("import-time-r2scan", HOW_OPENED),  # loaded when the run imported its module
+    ],
 )
 def test_a_checkpoint_loaded_behind_the_params_is_recorded_and_flagged(
     out: Path, method: str, how: str
@@ -103,7 +109,7 @@ def test_the_hidden_checkpoint_runs_are_reference_rows_with_the_reason_on_their_
     out: Path, tmp_path: Path
 ) -> None:
     site = build_site([out], tmp_path / "site")
-    assert (site.n_accepted, site.n_ranked, site.n_reference) == (3, 1, 2)
+    assert (site.n_accepted, site.n_ranked, site.n_reference) == (4, 1, 3)
     page = _Page((site.out / "index.html").read_text())
     ranked = [row["Method"]["text"] for row in page.rows(f"{TASK}-results")]
     assert ranked == ["composition-only"]
@@ -111,6 +117,7 @@ def test_the_hidden_checkpoint_runs_are_reference_rows_with_the_reason_on_their_
     assert reference == {
         "hidden-r2scan-context [loaded chgnet-r2scan]",
         "hidden-r2scan-direct [loaded chgnet-r2scan]",
+        "import-time-r2scan [loaded chgnet-r2scan]",
     }
     method = (site.out / "methods" / "hidden-r2scan-context.html").read_text()
     assert "non-compliant, not ranked (shown as a reference row): the run read " in method
@@ -150,6 +157,8 @@ def test_the_checkpoint_log_records_what_was_read_declared_or_named(
     copied.parent.mkdir()
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "store.bin").write_bytes(b"mfbench's own data")
+    large = tmp_path / "table.dat"
+    large.write_bytes(bytes(100_000))
     log = CheckpointLog(ignore=[tmp_path / "data"], own=[tmp_path / "run"])
     monkeypatch.chdir(tmp_path)
     with log.watching():
@@ -159,6 +168,10 @@ def test_the_checkpoint_log_records_what_was_read_declared_or_named(
         own.read_bytes()  # the method's own file: left out
         shutil.copyfile(r2scan, copied)  # but a known checkpoint copied there is found
         copied.read_bytes()
+        renamed = tmp_path / "blob.dat"  # whatever its name
+        shutil.copyfile(r2scan, renamed)
+        renamed.read_bytes()
+        large.read_bytes()  # large, but neither weights-like nor a known checkpoint
         (tmp_path / "data" / "store.bin").read_bytes()
         scratch = tmp_path / "scratch.npz"
         scratch.write_bytes(b"written, then read back")
@@ -178,6 +191,8 @@ def test_the_checkpoint_log_records_what_was_read_declared_or_named(
         {"name": None, "file": shipped, "sha256": R2SCAN_SHA, "bytes": r2scan.stat().st_size,
          "how": HOW_OPENED},
         {"name": None, "file": "resume.pt", "sha256": R2SCAN_SHA, "bytes": r2scan.stat().st_size,
+         "how": HOW_OPENED},
+        {"name": None, "file": "blob.dat", "sha256": R2SCAN_SHA, "bytes": r2scan.stat().st_size,
          "how": HOW_OPENED},
         {"name": "my-start", "file": "native.safetensors", "bytes": 19, "how": HOW_DECLARED,
          "sha256": hashlib.sha256(b"read by native code").hexdigest()},

@@ -424,3 +424,37 @@ def test_one_malformed_record_does_not_stop_the_site(out: Path, tmp_path: Path) 
     assert (site.n_records, site.n_accepted, len(site.rejected)) == (5, 4, 1)
     (rejected,) = site.rejected
     assert rejected.path == path and "energy_per_atom has shape (370, 1)" in rejected.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"seed": 10**400}, "seed: 1000000000"),
+        ({"seed": True}, "seed: True is not an integer in [0, 2**63)"),
+        ({"seed": -1}, "seed: -1 is not an integer in [0, 2**63)"),
+        ({"method.params": {"fallback": -4.0}}, "method.params_hash: stored '"),
+        ({"method.params": ["r2scan"]}, "method.params: ['r2scan'] is not an object"),
+    ],
+)
+def test_a_record_s_identity_must_be_what_it_says(
+    out: Path, tmp_path: Path, fields: dict, problem: str
+) -> None:
+    path = _copy_run(out, tmp_path / "bad")
+    set_record_fields(path, fields)
+    report = validate_record(path)
+    assert report.status == "rejected" and report.problems[0].startswith(problem)
+    from mfbench.leaderboard import build_site
+
+    site = build_site([out, tmp_path / "bad"], tmp_path / "site")  # the site is still built
+    assert site.n_accepted == 4 and len(site.rejected) == 1
+
+
+def test_a_predictions_file_that_is_not_an_archive(out: Path, tmp_path: Path) -> None:
+    path = _copy_run(out, tmp_path)
+    (path.parent / "predictions.npz").write_bytes(b"garbage")
+    _set_sha(path)
+    (problem,) = validate_record(path).problems
+    assert (
+        problem
+        == f"{path.parent / 'predictions.npz'}: not a valid predictions file (not an .npz archive)"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -243,3 +244,25 @@ def test_evaluate_scores_coverage_at_the_run_s_own_fraction(
     assert main(argv) == 2
     assert "its training fraction is unknown: pass --fraction" in capsys.readouterr().err
     assert main([*argv, "--fraction", "0.1"]) == 0
+
+
+def test_evaluate_names_what_is_wrong_with_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run("surrogate-r2scan", SPEC, 0.1, 0, out=tmp_path / "runs", progress=False)
+    folder = next((tmp_path / "runs").rglob("method.json")).parent
+    argv = ["evaluate", "--task", "surrogate-r2scan", "--out", str(tmp_path / "eval"), "--model"]
+    cases = [
+        (tmp_path / "runs", "is not a run folder (it has no method.json)"),
+        (folder, "names no method class"),
+        (folder, "holds no saved model (model/)"),
+    ]
+    (folder / "method.json").write_text("[]")
+    for model, message in cases[:2]:
+        assert main([*argv, str(model)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    (folder / "method.json").write_text(json.dumps({"class": SPEC}))
+    shutil.rmtree(folder / "model")
+    assert main([*argv, str(folder)]) == 2
+    assert cases[2][1] in capsys.readouterr().err

@@ -191,7 +191,7 @@ def _tabulable(
             continue
         try:
             records_frame([report.record])
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        except (ValueError, TypeError, AttributeError, KeyError, ArithmeticError) as exc:
             problem = f"the record cannot be tabulated: {type(exc).__name__}: {exc}"
             rejected.append(ValidationReport(report.path, False, [problem], report.record))
         else:

@@ -1,10 +1,12 @@
 """Which weights files a method read: recorded by mfbench, not declared by the method.
 
-While a method fits and predicts, the runner watches the files the process opens (through a
-Python audit hook, :pep:`578`). Every file with a weights or array suffix
-(:data:`WEIGHT_SUFFIXES`) opened for reading is hashed at that moment, so the record holds what
-was read even if the file is later changed or deleted. The result lists each such file with its
-sha256, so compliance can recognise a checkpoint trained on the target fidelity
+While the runner imports and builds a method, and while the method fits and predicts, the runner
+watches the files the process opens (through a Python audit hook, :pep:`578`). Every file opened
+for reading that has a weights or array suffix (:data:`WEIGHT_SUFFIXES`), or any other suffix and
+at least :data:`HASHED_BYTES` bytes, is hashed at that moment, so the record holds what was read
+even if the file is later changed or deleted. The result lists each weights-suffixed file, and any
+file whose sha256 is a known checkpoint's whatever its name (a copy renamed ``blob.dat`` is
+found), so compliance can recognise a checkpoint trained on the target fidelity
 (:mod:`mfbench.results.compliance`) however the method reached it. Left out:
 
 - mfbench's own data (the dataset stores and graph cache, ``ignore``);
@@ -15,8 +17,10 @@ sha256, so compliance can recognise a checkpoint trained on the target fidelity
 
 What the hook cannot see: files opened by native code outside Python's ``open`` (a C++ or Rust
 reader, e.g. ``safetensors``), files read in other processes (DataLoader workers, process pools),
-files without such a suffix, and weights that arrive by other means (built into the source,
-fetched over a network, a modified copy of a known checkpoint, whose sha256 is new). Methods that
+files the process read before the run began (a method module imported earlier in the same Python
+session; ``mfbench run`` and ``mfbench sweep`` import it inside the run), and weights that arrive
+by other means (built into the source, fetched over a network, a modified copy of a known
+checkpoint, whose sha256 is new). Methods that
 obtain weights such ways must declare them with
 :meth:`mfbench.methods.FitContext.declare_checkpoint`; reviewers of a submission read its code.
 """
@@ -40,6 +44,9 @@ WEIGHT_SUFFIXES = (
     ".pt", ".pth", ".tar", ".ckpt", ".safetensors", ".bin", ".onnx", ".h5", ".hdf5", ".keras",
     ".pkl", ".pickle", ".joblib", ".model", ".npy", ".npz",
 )  # fmt: skip
+#: Files read with another suffix are hashed from this size on (bytes), to find renamed copies of
+#: known checkpoints; smaller ones cannot be a checkpoint of any model mfbench knows.
+HASHED_BYTES = 64 * 1024
 #: How an entry was found, as the record says it.
 HOW_PRETRAINED = "FitContext.pretrained_model"
 HOW_DECLARED = "FitContext.declare_checkpoint"
@@ -107,7 +114,7 @@ class CheckpointLog:
         out = []
         for (real, sha), entry in self._entries.items():
             known = identify_checkpoint(sha256=sha) is not None
-            if entry["own"] and not entry["forced"] and not known:
+            if not known and not entry["forced"] and (entry["own"] or not _weights_like(real)):
                 continue
             name, how = self._names.get(real, (None, entry["how"]))
             out.append(
@@ -116,14 +123,18 @@ class CheckpointLog:
             )  # fmt: skip
         return out
 
+    def own_folder(self, folder: Path) -> None:
+        """Count the files under ``folder`` read from now on as the method's own."""
+        self._own = (*self._own, os.path.realpath(folder) + os.sep)
+
     def _opened(self, path: str, reading: bool, writing: bool) -> None:
-        """Called by the hook for a weights-suffixed file."""
+        """Called by the hook for every file opened by path."""
         real = os.path.realpath(path)
         if real.startswith(self._ignore):
             return
         if writing:
             self._written.add(real)
-        if reading:
+        if reading and (_weights_like(real) or _size(real) >= HASHED_BYTES):
             self._hash(real, HOW_OPENED, force=False)
 
     def _hash(self, real: str, how: str, *, force: bool) -> None:
@@ -142,6 +153,17 @@ class CheckpointLog:
         entry["forced"] = entry["forced"] or force
 
 
+def _weights_like(path: str) -> bool:
+    return path.lower().endswith(WEIGHT_SUFFIXES)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def _shown(real: str) -> str:
     """``real`` relative to the library folder holding it (site-packages), else its name."""
     roots = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")} | {
@@ -154,7 +176,7 @@ def _shown(real: str) -> str:
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    """The audit hook: note weights files opened while a log is active."""
+    """The audit hook: note the files opened while a log is active."""
     log = _active
     if log is None or event != "open" or getattr(_in_hook, "active", False):
         return
@@ -163,8 +185,6 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         if isinstance(path, int):
             return
         path = os.path.abspath(os.fsdecode(path))  # before any later chdir
-        if not path.lower().endswith(WEIGHT_SUFFIXES):
-            return
         if mode is None:  # os.open
             access = flags & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
             reading, writing = access != os.O_WRONLY, access != os.O_RDONLY

@@ -43,7 +43,7 @@ from mfbench.data.labels import LabelTable
 from mfbench.errors import MfbenchError, NotPreparedError, UnknownNameError
 from mfbench.evaluation import EvaluationFrames, predictions_file, score
 from mfbench.results.agreement import differences
-from mfbench.runner import RESULT_SCHEMA, validate_result
+from mfbench.runner import RESULT_SCHEMA, params_hash, validate_result
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 from mfbench.tasks.split import fingerprint
@@ -168,6 +168,7 @@ def validate_record(path: Path | str, *, cache: TaskCache | None = None) -> Vali
     recomputed: dict[str, Any] | None = None
     try:
         record = _read_record(path)
+        _check_identity(record, problems)
         _check_provenance(record, problems)
         predicted_ids, predicted = _read_predictions(path, record, problems)
         data, frames = _task_data(record, cache if cache is not None else {})
@@ -217,6 +218,26 @@ _CHECKPOINT_FIELDS = {
     "how": str,
 }
 _SOURCE_FIELDS = {"module": str, "file": str, "sha256": str, "distribution": (str, type(None))}
+
+
+def _check_identity(record: dict[str, Any], problems: list[str]) -> None:
+    """The run's seed and hyperparameters: how runs are grouped, so they must be what they say.
+
+    The seed must be an integer in [0, 2**63); ``method.params`` an object whose sha256
+    (:func:`mfbench.runner.params_hash`) is the record's ``method.params_hash``.
+    """
+    seed = record["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        problems.append(f"seed: {seed!r} is not an integer in [0, 2**63)")
+    method = _get(record, "method", dict)
+    params = method.get("params")
+    if not isinstance(params, dict):
+        problems.append(f"method.params: {params!r} is not an object")
+    elif method.get("params_hash") != params_hash(params):
+        problems.append(
+            f"method.params_hash: stored {method.get('params_hash')!r}, the hyperparameters "
+            f"stated hash to {params_hash(params)!r}"
+        )
 
 
 def _check_provenance(record: dict[str, Any], problems: list[str]) -> None:
@@ -287,6 +308,8 @@ def _read_predictions(
     actual_sha = hashlib.sha256(blob).hexdigest()
     if actual_sha != stored_sha:
         problems.append(f"{file}: sha256 {actual_sha} differs from the record's {stored_sha}")
+    if not zipfile.is_zipfile(io.BytesIO(blob)):
+        raise _RecordError(f"{file}: not a valid predictions file (not an .npz archive)")
     try:
         with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
             missing = [key for key in PREDICTION_ARRAYS if key not in saved.files]
