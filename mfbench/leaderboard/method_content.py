@@ -35,7 +35,6 @@ from mfbench.leaderboard.tables import (
     record_value,
     text_cell,
 )
-from mfbench.runner import params_hash
 
 logger = logging.getLogger(__name__)
 
@@ -127,17 +126,11 @@ def method_content(
 def _variant(entry: Entry, records: list[dict[str, Any]], non_compliant: list[str]) -> Variant:
     first = records[0]["method"]
     params = first.get("params") if isinstance(first.get("params"), dict) else {}
-    matches = all(
-        isinstance(r["method"].get("params"), dict)
-        and params_hash(r["method"]["params"]) == entry.params_hash
-        for r in records
-    )
     hours = [record_value(r, ("timing", "device_hours")) for r in records]
     return Variant(
         entry=entry,
         class_path=str(first.get("class", "")),
         spec=str(first.get("spec", "")),
-        hash_matches=matches,
         non_compliant=non_compliant,
         params=_params_table(entry, params),
         device_hours=math.fsum(

@@ -170,7 +170,6 @@ class Variant:
     entry: Entry
     class_path: str
     spec: str
-    hash_matches: bool
     non_compliant: list[str]
     params: Table
     device_hours: float
