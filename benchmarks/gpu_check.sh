@@ -5,7 +5,7 @@
 # that machine's CPUs for a same-machine comparison.
 # Usage: OUT=folder bash benchmarks/gpu_check.sh   (wheels for missing packages in .whl/)
 set -uo pipefail
-export PYTHONUNBUFFERED=1 MFBENCH_HOME=/tmp/mfbench-home MFBENCH_TASKS_DIR="$PWD/tasks"
+export PYTHONUNBUFFERED=1 MFBENCH_HOME=/tmp/mfbench-home
 OUT=${OUT:?set OUT}
 step() { echo; echo "=== $* ($(date +%T))"; }
 

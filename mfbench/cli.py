@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mfbench import __version__
+from mfbench.data.registry import REGISTRY_ENV
 from mfbench.errors import MfbenchError
+from mfbench.paths import TASKS_ENV
 
 logger = logging.getLogger("mfbench")
 
@@ -40,7 +43,7 @@ def cmd_data_list(args: argparse.Namespace) -> int:
     from mfbench.data.registry import registry
 
     rows = []
-    for entry in registry(args.registry).values():
+    for entry in registry().values():
         prepared = (entry.store_path() / "meta.json").is_file()
         rows.append(
             {
@@ -61,7 +64,7 @@ def cmd_data_info(args: argparse.Namespace) -> int:
     from mfbench.data.registry import get_dataset
     from mfbench.data.store import FrameStore
 
-    entry = get_dataset(args.dataset, args.registry)
+    entry = get_dataset(args.dataset)
     info: dict[str, Any] = {"registry": entry.model_dump(mode="json")}
     if (entry.store_path() / "meta.json").is_file():
         store = FrameStore.open(entry.store_path())
@@ -91,7 +94,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     from mfbench.data.prepare import prepare
     from mfbench.data.registry import get_dataset
 
-    entry = get_dataset(args.dataset, args.registry)
+    entry = get_dataset(args.dataset)
     if entry.source == "user" and args.source is None:
         raise MfbenchError(
             f"{entry.id} is not shipped with mfbench; download it yourself "
@@ -130,7 +133,7 @@ def cmd_data_graphs(args: argparse.Namespace) -> int:
     from mfbench.graph_cache import ConverterSettings, GraphCache, GraphConversionError
     from mfbench.runner import default_data_workers
 
-    entry = get_dataset(args.dataset, args.registry)
+    entry = get_dataset(args.dataset)
     path = entry.store_path()
     if not path.is_dir():
         raise MfbenchError(f"{entry.id} is not prepared; run: mfbench data prepare {entry.id}")
@@ -181,6 +184,7 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
     for name, task in list_tasks().items():
         row: dict[str, Any] = {
             "task": name,
+            "origin": task.definition()["origin"],
             "version": task.version,
             "dataset": f"{task.dataset.id}-v{task.dataset.version}",
             "target": task.target_fidelity,
@@ -735,7 +739,7 @@ def cmd_analyze_shift(args: argparse.Namespace) -> int:
     analysis = shift_diagnostics(
         task=args.task, low=args.low, high=args.high, pair_by=args.pair_by,
         low_corrections=args.low_corrections, importance_model=args.importance_model,
-        atomref=not args.no_atomref, seed=args.seed, extra_registry=args.registry,
+        atomref=not args.no_atomref, seed=args.seed,
     )  # fmt: skip
     out = args.out if args.out is not None else default_out_dir(analysis.report.name)
     paths = write_shift_outputs(analysis, out)
@@ -761,29 +765,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    registry_opt = argparse.ArgumentParser(add_help=False)
-    registry_opt.add_argument(
-        "--registry",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="FILE",
-        help="extra dataset registry YAML (repeatable; also $MFBENCH_REGISTRY)",
-    )
     json_opt = argparse.ArgumentParser(add_help=False)
     json_opt.add_argument("--json", action="store_true", help="print JSON")
 
     data = commands.add_parser("data", help="datasets: list, info, prepare").add_subparsers(
         dest="data_command", required=True
     )
-    p = data.add_parser("list", parents=[registry_opt], help="registered datasets")
+    p = data.add_parser("list", parents=[], help="registered datasets")
     p.set_defaults(func=cmd_data_list)
-    p = data.add_parser("info", parents=[registry_opt, json_opt], help="one dataset")
+    p = data.add_parser("info", parents=[json_opt], help="one dataset")
     p.add_argument("dataset")
     p.set_defaults(func=cmd_data_info)
     p = data.add_parser(
         "prepare",
-        parents=[registry_opt, json_opt],
+        parents=[json_opt],
         help="verify a source file and convert it into a frame store",
     )
     p.add_argument("dataset")
@@ -797,7 +792,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data_prepare)
     p = data.add_parser(
         "graphs",
-        parents=[registry_opt],
+        parents=[],
         help="convert a prepared dataset's frames to CHGNet graphs once, into the graph cache "
         "every run reads; frames CHGNet cannot convert are listed by id",
     )
@@ -971,7 +966,7 @@ def build_parser() -> argparse.ArgumentParser:
     ).add_subparsers(dest="analyze_command", required=True)
     p = analyze.add_parser(
         "shift",
-        parents=[registry_opt, json_opt],
+        parents=[json_opt],
         help="energy-scale shift between two fidelities: correlations before/after elemental "
         "referencing, per-element offsets, importance of the formation-energy difference",
         description="Pair the frames of a low and a high fidelity (same frame where a dataset "
@@ -1045,7 +1040,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="mfbench-results", help="results folder")
     p.add_argument("--data-workers", type=int, help=DATA_WORKERS_HELP)
     p.set_defaults(func=cmd_demo)
+    for leaf in _leaf_parsers(parser):
+        leaf.add_argument(
+            "--registry", action="append", type=Path, default=[], metavar="FILE",
+            help=f"extra dataset registry YAML (repeatable; also ${REGISTRY_ENV})",
+        )  # fmt: skip
+        leaf.add_argument(
+            "--tasks", action="append", type=Path, default=[], metavar="PATH",
+            help=f"a task YAML file or folder of them, besides the shipped tasks (repeatable; "
+            f"also ${TASKS_ENV})",
+        )  # fmt: skip
     return parser
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers of every command that runs (those without subcommands of their own)."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        return [parser]
+    return [
+        leaf for group in groups for sub in group.choices.values() for leaf in _leaf_parsers(sub)
+    ]
+
+
+def _export_context(args: argparse.Namespace) -> None:
+    """Put ``--registry`` and ``--tasks`` into ``$MFBENCH_REGISTRY`` and ``$MFBENCH_TASKS``.
+
+    Every layer reads those, and so does every process a sweep starts.
+    """
+    for name, option, given in (
+        (REGISTRY_ENV, "--registry", args.registry),
+        (TASKS_ENV, "--tasks", args.tasks),
+    ):
+        paths = [str(Path(p).expanduser().resolve()) for p in given]
+        for path in paths:
+            if not Path(path).exists():
+                raise MfbenchError(f"{path} does not exist (given with {option})")
+        existing = [p for p in os.environ.get(name, "").split(os.pathsep) if p]
+        if paths:
+            os.environ[name] = os.pathsep.join(dict.fromkeys([*paths, *existing]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1060,10 +1093,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        _export_context(args)
         return int(args.func(args) or 0)
     except (MfbenchError, OSError, ValueError) as exc:
         print(f"mfbench: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # files are written atomically and stores prepared in a temporary folder: nothing
+        # half-written is left where mfbench would read it
+        print("mfbench: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

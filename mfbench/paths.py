@@ -25,11 +25,20 @@ def locks_dir() -> Path:
     return home() / "locks"
 
 
+#: Environment variable listing the user's task files or folders (``os.pathsep``-separated);
+#: ``--tasks PATH`` on the command line adds to it.
+TASKS_ENV = "MFBENCH_TASKS"
+
+
 def tasks_dir() -> Path:
-    """Folder of task YAML files: ``$MFBENCH_TASKS_DIR``, else the checkout's ``tasks/``.
+    """Folder of the shipped task YAML files: the checkout's ``tasks/``.
 
     mfbench is installed from a checkout (``pip install -e .``); task files live at the
     repository's top level next to the package, as the design asks.
     """
-    override = os.environ.get("MFBENCH_TASKS_DIR")
-    return Path(override) if override else PACKAGE_DIR.parent / "tasks"
+    return PACKAGE_DIR.parent / "tasks"
+
+
+def user_task_paths() -> list[Path]:
+    """The user's task files and folders, from ``$MFBENCH_TASKS``."""
+    return [Path(p).expanduser() for p in os.environ.get(TASKS_ENV, "").split(os.pathsep) if p]

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -42,6 +43,7 @@ from mfbench.evaluation import EvaluationFrames, predictions_bytes, predictions_
 from mfbench.locks import exclusive_lock
 from mfbench.methods import FitContext, Method, get_method
 from mfbench.methods.checkpoint_log import CheckpointLog
+from mfbench.methods.params import check_params
 from mfbench.paths import datasets_dir, home, locks_dir
 from mfbench.provenance import environment
 from mfbench.tasks.data import TaskData
@@ -50,6 +52,8 @@ from mfbench.tasks.split import fingerprint
 
 logger = logging.getLogger(__name__)
 
+#: What a task or method name must look like to become a folder name.
+_SAFE_FOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,199}")
 #: /2 added ``training`` and ``task.budget``; /3 ``checkpoints`` (the weights files the method
 #: read, with sha256) and ``method.source`` (its module's sha256). A record of another schema is
 #: rerun, not reused, and validation rejects it.
@@ -62,8 +66,20 @@ _REQUIRED = {
 
 
 def run_folder(out: Path, task: str, version: int, method: str, fraction: float, seed: int) -> Path:
-    """Where one run's files live."""
+    """Where one run's files live: always a folder below ``out``.
+
+    Raises:
+        MfbenchError: the task or method name cannot name a folder (after ``:`` and ``/`` of a
+            ``module:Class`` spec become ``_``, it must be letters, digits, ``.``, ``_``, ``-``
+            and ``@``, starting with a letter or digit).
+    """
     safe = method.replace(":", "_").replace("/", "_")
+    for kind, name in (("task", task), ("method", safe)):
+        if not _SAFE_FOLDER.fullmatch(name):
+            raise MfbenchError(
+                f"{kind} name {name!r} cannot name a folder: use letters, digits, '.', '_', "
+                "'-' and '@', starting with a letter or digit"
+            )
     return Path(out) / task / f"v{version}" / safe / f"fraction-{fraction:g}" / f"seed-{seed}"
 
 
@@ -75,10 +91,12 @@ def method_entry(method_spec: str, params: dict[str, Any] | None = None) -> tupl
     hyperparameters never share a folder.
 
     Raises:
-        MfbenchError: unknown method (from :func:`mfbench.methods.get_method`).
+        MfbenchError: unknown method (from :func:`mfbench.methods.get_method`), or a parameter
+            it does not have or of the wrong type (:func:`mfbench.methods.params.check_params`).
         TypeError, ValueError: the constructor rejects ``params``.
     """
     method_class = get_method(method_spec)
+    check_params(method_class, method_class.name or method_spec, params or {})
     method: Method = method_class(**(params or {}))
     entry = method_class.name or method_spec
     if params:
@@ -384,6 +402,7 @@ def _train_and_record(
             "test_fingerprint": fingerprints["test"],
             "train_fraction_fingerprint": fingerprint(train.frame_ids),
             "budget": data.task.budget.model_dump() if data.task.budget else None,
+            "definition": data.task.definition(),
         },
         "dataset": {
             "id": data.store.meta["dataset"]["id"],

@@ -88,7 +88,7 @@ STATUSES = {
     "held": "not launched: retry_failed relaunches only runs recorded as failed",
 }
 #: Environment variables a worker takes over from the planning process.
-_PASSED_ENV = ("MFBENCH_TASKS_DIR", "MFBENCH_REGISTRY")
+_PASSED_ENV = ("MFBENCH_TASKS", "MFBENCH_REGISTRY")
 _TRACEBACK = "Traceback (most recent call last):"
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +13,16 @@ from pymatgen.core import Lattice, Structure
 
 
 def make_structure(elements: list[str], a: float = 4.0, seed: int = 0) -> Structure:
-    """A small cubic cell with one atom of each element at reproducible positions."""
+    """A small cubic cell with one atom of each element at reproducible positions.
+
+    Atoms sit on a grid of ``ceil(n ** (1/3))`` points per edge, each moved by up to 5 % of
+    the cell at random, so no two are closer than prepare's physical limit (0.5 Å).
+    """
     rng = np.random.default_rng(seed)
-    coords = rng.random((len(elements), 3))
+    n = len(elements)
+    per_edge = math.ceil(round(n ** (1 / 3), 9))
+    grid = np.array(list(itertools.product(range(per_edge), repeat=3))[:n]) / per_edge
+    coords = grid + rng.uniform(-0.05, 0.05, (n, 3))
     return Structure(Lattice.cubic(a), elements, coords)
 
 

@@ -487,6 +487,54 @@ def test_frame_pairing_across_two_stores(tmp_path: Path) -> None:
     assert material.summary.mode == "material" and material.summary.n_paired == 3
 
 
+def _li2o(a: float = 3.42, shift: float = 0.0, species: tuple[str, str] = ("Li", "O")) -> Structure:
+    """A two-atom cubic cell of edge ``a`` Å; ``shift`` Å moves the second atom along x."""
+    return Structure(Lattice.cubic(a), list(species), [[0, 0, 0], [0.5 + shift / a, 0.5, 0.5]])
+
+
+def _store_of(path: Path, fidelity: str, structures: dict[str, Structure]) -> FidelitySource:
+    with StoreWriter(path, [fidelity]) as writer:
+        for i, (frame_id, structure) in enumerate(structures.items()):
+            writer.add(Frame(frame_id, f"m-{frame_id}", structure, {fidelity: Labels(-3.0 - i)}))
+        writer.commit({"dataset": {"id": path.name, "version": "1"}})
+    return FidelitySource(path.name, fidelity, FrameStore.open(path))
+
+
+@pytest.mark.parametrize(
+    ("changed", "difference"),
+    [
+        # 3.42³ = 40.0017 Å³, 3.43³ = 40.3536 Å³
+        (_li2o(a=3.43), r"cell volumes 40\.0017 vs 40\.3536 Å³ \(relative tolerance 0\.0001\)"),
+        (_li2o(shift=0.01), r"site 1 is 0\.01 Å from its position in the other structure"),
+        (_li2o(species=("O", "Li")), r"atomic numbers at site 0 are 3 vs 8"),
+    ],
+)
+def test_frame_pairing_refuses_different_structures_with_the_same_ids(
+    tmp_path: Path, changed: Structure, difference: str
+) -> None:
+    """Two VASP-like stores whose folder names match but whose structures do not."""
+    same = _li2o()
+    low = _store_of(tmp_path / "low", "gga", {"a": same, "b": same, "c": same})
+    high = _store_of(tmp_path / "high", "r2scan", {"a": same, "b": changed, "c": changed})
+    for mode in ("auto", "frame"):
+        with pytest.raises(DataError, match=difference + r".*--pair-by material") as info:
+            pair_energies(low, high, mode)  # type: ignore[arg-type]
+        assert info.value.frame == "b"  # the first differing pair, in the high store's order
+        assert info.value.file == str(tmp_path / "high")
+    assert pair_energies(low, high, "material").summary.n_paired == 3
+
+
+def test_frame_pairing_accepts_the_same_structures_within_tolerance(tmp_path: Path) -> None:
+    same = _li2o()
+    wrapped = Structure(same.lattice, ["Li", "O"], [[1.0, 0, 0], [0.5, -0.5, 0.5]])
+    nudged = _li2o(a=3.42 * (1 + 2e-5), shift=5e-4)  # volume 6e-5 relative, 0.5 mÅ
+    low = _store_of(tmp_path / "low", "gga", {"a": same, "b": same, "c": same})
+    high = _store_of(tmp_path / "high", "r2scan", {"a": same, "b": wrapped, "c": nudged})
+    paired = pair_energies(low, high)
+    assert paired.summary.mode == "frame" and list(paired.pair_ids) == ["a", "b", "c"]
+    np.testing.assert_allclose(paired.high_energy - paired.low_energy, 0.0, atol=1e-12)
+
+
 def test_periodic_table_marks_missing_and_undetermined_elements(surrogate: ShiftAnalysis) -> None:
     report = surrogate.report
     elements = [

@@ -101,7 +101,7 @@ def paired_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TaskData:
             }
         )
     )
-    monkeypatch.setenv("MFBENCH_TASKS_DIR", str(tasks))
+    monkeypatch.setenv("MFBENCH_TASKS", str(tasks))
     prepare(get_dataset("paired"), source)
     return TaskData.load(get_task("paired-high"))
 

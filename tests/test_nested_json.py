@@ -3,6 +3,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -57,10 +58,10 @@ def test_truncated_file_names_file(small_mptrj: Path, tmp_path: Path) -> None:
     text = small_mptrj.read_text()
     broken = tmp_path / "truncated.json"
     broken.write_text(text[: len(text) // 2])
-    with pytest.raises(
-        DataError, match=r"(?s)truncated\.json.*after material 'mp-1'.*truncated or corrupt"
-    ):
+    with pytest.raises(DataError, match=r"(?s)truncated\.json.*truncated or corrupt") as info:
         list(iter_nested_json(broken, fidelities=MPTRJ_KEYS))
+    # the material and frame being read when the file ended, not the last one finished
+    assert (info.value.material, info.value.frame) == ("mp-2", "2-1-0")
 
 
 def test_truncated_gzip_names_file(small_mptrj: Path, tmp_path: Path) -> None:
@@ -98,8 +99,35 @@ def test_nan_token_is_a_clear_error(tmp_path: Path) -> None:
     # Python's json writes NaN/Infinity tokens, which are not JSON; the error shows where.
     bad = mptrj_record(make_structure(["Li", "O"]), -4.0)
     bad["force"][0][0] = math.inf
-    path = write_nested(tmp_path / "nan.json", {"mp-7": {"7-2-5": bad}})
-    with pytest.raises(DataError, match=r"(?s)nan\.json.*NaN/Infinity.*\"force\": \[\[Infinity"):
+    good = mptrj_record(make_structure(["Li", "O"]), -4.0)
+    path = write_nested(tmp_path / "nan.json", {"mp-1": {"1-0": good}, "mp-7": {"7-2-5": bad}})
+    with pytest.raises(
+        DataError, match=r"(?s)nan\.json.*NaN/Infinity.*\"force\": \[\[Infinity"
+    ) as info:
+        list(iter_nested_json(path, fidelities=MPTRJ_KEYS))
+    # the material and frame holding the token, not the material before it
+    assert (info.value.material, info.value.frame) == ("mp-7", "7-2-5")
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [("[1, 2]", "a list"), ("{}", "an empty object {}"), ("3", "a number value")],
+)
+def test_a_top_level_that_is_not_materials_is_named(tmp_path: Path, text: str, found: str) -> None:
+    path = tmp_path / "top.json"
+    path.write_text(text)
+    with pytest.raises(DataError, match=f"the top level is {re.escape(found)}") as info:
+        list(iter_nested_json(path, fidelities=MPTRJ_KEYS))
+    assert info.value.file == str(path)
+
+
+def test_a_material_key_written_twice_is_refused(tmp_path: Path) -> None:
+    record = json.dumps(mptrj_record(make_structure(["Cu"]), -3.7))
+    path = tmp_path / "twice.json"
+    path.write_text(f'{{"mp-9": {{"9-0": {record}}}, "mp-8": {{}}, "mp-9": {{"9-1": {record}}}}}')
+    with pytest.raises(
+        DataError, match="appears twice in the file: as material 0 and as material 2"
+    ):
         list(iter_nested_json(path, fidelities=MPTRJ_KEYS))
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import yaml
 
 from mfbench.data.checksum import sha256_file
 from mfbench.data.prepare import prepare
-from mfbench.data.registry import get_dataset, registry
+from mfbench.data.registry import DatasetEntry, get_dataset, load_registry_file, registry
 from mfbench.data.store import FrameStore
 from mfbench.errors import ChecksumError, DataError, UnknownNameError
 from mfbench.locks import exclusive_lock
@@ -152,3 +153,112 @@ def test_a_second_prepare_of_one_store_waits_for_the_first(
     waiting.join(timeout=60)
     assert reports == ["verified"]
     assert prepare(entry).checksum_status == "skipped-existing"
+
+
+def _entry(tmp_path: Path, **changes: object) -> DatasetEntry:
+    raw = yaml.safe_load(_registry_file(tmp_path, None, None).read_text())[0]
+    raw.update(changes)
+    path = tmp_path / "custom.yaml"
+    path.write_text(yaml.safe_dump([raw]))
+    return load_registry_file(path)[0]
+
+
+@pytest.mark.parametrize("name", ["../../victim", "a/b", ".hidden", "", "x" * 101])
+def test_a_dataset_id_or_version_that_would_leave_the_home_is_refused(
+    tmp_path: Path, name: str
+) -> None:
+    for field in ("id", "version"):
+        with pytest.raises(DataError, match=f"(?s)entry 0 is invalid:.*{field}") as info:
+            _entry(tmp_path, **{field: name})
+        assert "custom.yaml" in str(info.value)
+
+
+def test_overwrite_replaces_only_a_store_mfbench_wrote(small_mptrj: Path, tmp_path: Path) -> None:
+    entry = _entry(tmp_path)
+    victim = entry.store_path()
+    victim.mkdir(parents=True)
+    (victim / "thesis.tex").write_text("years of work")
+    with pytest.raises(DataError, match="is not a frame store mfbench wrote"):
+        prepare(entry, small_mptrj, overwrite=True)
+    assert (victim / "thesis.tex").read_text() == "years of work"
+
+
+def test_what_a_killed_prepare_left_is_cleaned_up(small_mptrj: Path, tmp_path: Path) -> None:
+    entry = _entry(tmp_path)
+    left = entry.store_path().with_name(f".{entry.key}.tmp-abc123")
+    left.mkdir(parents=True)
+    (left / "frame_ids.txt").write_text("half")
+    other = entry.store_path().with_name(f".{entry.key}.x.tmp-keep")  # another store's
+    other.mkdir()
+    prepare(entry, small_mptrj)
+    assert not left.exists() and other.exists()
+
+
+def test_a_frame_id_given_twice_is_refused_naming_both(tmp_path: Path) -> None:
+    record = mptrj_record(make_structure(["Cu"]), -3.7)
+    source = write_nested(
+        tmp_path / "twice.json", {"mp-1": {"f-1": record, "f-2": record}, "mp-2": {"f-1": record}}
+    )
+    with pytest.raises(DataError) as info:
+        prepare(_entry(tmp_path), source)
+    assert str(info.value).endswith(
+        "frame id 'f-1' appears twice: frame 0 (material 'mp-1') and frame 2 (material "
+        "'mp-2'); frame ids must be unique in a dataset"
+    )
+
+
+def test_an_unknown_reader_option_lists_the_accepted_ones(
+    small_mptrj: Path, tmp_path: Path
+) -> None:
+    options = {**_entry(tmp_path).options, "foo": 1}
+    with pytest.raises(DataError) as info:
+        prepare(_entry(tmp_path, options=options), small_mptrj)
+    assert str(info.value) == (
+        "dataset mini: unknown reader option(s) foo for format nested-json; its options are: "
+        "fidelities"
+    )
+
+
+def _with_overlapping_atoms(tmp_path: Path) -> Path:
+    overlapping = make_structure(["Li", "O"])
+    overlapping.translate_sites([1], overlapping[0].coords - overlapping[1].coords + 0.05,
+                                frac_coords=False)  # fmt: skip
+    frames = {
+        "mp-1": {"ok": mptrj_record(make_structure(["Li", "O"]), -4.0)},
+        "mp-2": {"bad": mptrj_record(overlapping, -4.0)},
+    }
+    return write_nested(tmp_path / "overlap.json", frames)
+
+
+def test_an_unphysical_frame_is_refused_by_default_and_dropped_on_request(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = _with_overlapping_atoms(tmp_path)
+    with pytest.raises(DataError) as info:
+        prepare(_entry(tmp_path), source)
+    assert (info.value.material, info.value.frame) == ("mp-2", "bad")
+    assert "unphysical frame: atoms 0.087 Å apart (limit 0.5 Å)" in str(info.value)
+
+    report = prepare(_entry(tmp_path, unphysical="drop"), source)
+    assert report.n_frames == 1
+    meta = json.loads((Path(report.store) / "meta.json").read_text())
+    assert meta["dropped_frames"] == [
+        {"frame": "bad", "material": "mp-2", "reason": "atoms 0.087 Å apart (limit 0.5 Å)"}
+    ]
+    assert "dropped 1 unphysical frame(s)" in caplog.text
+
+    huge = mptrj_record(make_structure(["Li", "O"]), 620.0)
+    huge["force"][0] = [16657.0, 0.0, 0.0]
+    source = write_nested(tmp_path / "huge.json", {"mp-3": {"step-9": huge}})
+    with pytest.raises(DataError, match=re.escape("gga energy 620 eV/atom (limit 50.0 eV/atom)")):
+        prepare(_entry(tmp_path), source, overwrite=True)
+    limits = {"max_energy_per_atom": 1000.0}
+    with pytest.raises(DataError, match=re.escape("gga force 16657 eV/Å (limit 500.0 eV/Å)")):
+        prepare(_entry(tmp_path, physical_limits=limits), source, overwrite=True)
+
+
+def test_a_frame_count_off_the_registry_is_said_on_the_console(
+    small_mptrj: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    prepare(_entry(tmp_path, n_frames=238247), small_mptrj)
+    assert "read 5 frames, the registry expects 238247" in caplog.text

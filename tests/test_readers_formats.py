@@ -324,12 +324,20 @@ def _structure_xml(structure: Structure, name: str | None = None) -> str:
     )
 
 
-def write_vasprun(path: Path, structure: Structure, steps: list[dict]) -> Path:
+#: INCAR of an r2SCAN run (as MP writes it); without it the minimal vasprun.xml is PBE.
+R2SCAN_INCAR = {"METAGGA": "R2scan"}
+
+
+def write_vasprun(
+    path: Path, structure: Structure, steps: list[dict], incar: dict[str, str] | None = None
+) -> Path:
     """A minimal vasprun.xml that pymatgen's Vasprun parses: header, atoms, ionic steps.
 
     Each step: ``energy`` (dict of e_fr_energy / e_wo_entrp / e_0_energy, eV),
     ``forces`` (``[n, 3]`` eV/Å, rows may be dropped to corrupt it), ``stress`` (``[3, 3]``
-    kBar, VASP sign), optional ``scstep`` (energies of the last electronic step).
+    kBar, VASP sign), optional ``scstep`` (energies of the last electronic step). ``incar``:
+    extra string tags (e.g. :data:`R2SCAN_INCAR`); the POTCARs are PAW_PBE, so without a
+    METAGGA tag the run is PBE.
     """
     symbols = [site.specie.symbol for site in structure]
     types = sorted(set(symbols), key=symbols.index)
@@ -352,12 +360,13 @@ def write_vasprun(path: Path, structure: Structure, steps: list[dict]) -> Path:
         f"{energy(step['energy'])}</calculation>"
         for step in steps
     )
+    incar_tags = "".join(f'<i type="string" name="{k}">{v}</i>' for k, v in (incar or {}).items())
     path.parent.mkdir(parents=True, exist_ok=True)
     text = (
         '<?xml version="1.0" encoding="ISO-8859-1"?>\n<modeling>'
         '<generator><i name="program" type="string">vasp</i>'
         '<i name="version" type="string">6.3.0</i></generator>'
-        '<incar><i type="string" name="PREC">accurate</i></incar>'
+        f'<incar><i type="string" name="PREC">accurate</i>{incar_tags}</incar>'
         '<parameters><separator name="electronic"><i type="int" name="NELM">60</i></separator>'
         '<separator name="ionic"><i type="int" name="NSW">99</i>'
         '<i type="int" name="IBRION">2</i></separator></parameters>'
@@ -394,6 +403,7 @@ def test_vasp_all_ionic_steps_units_and_ids(tmp_path: Path) -> None:
         tmp_path / "runs" / "relax" / "vasprun.xml",
         nacl(),
         [vasp_step(-6.1), vasp_step(-6.5), vasp_step(-7.0)],
+        R2SCAN_INCAR,
     )
     frames = list(iter_vasp(tmp_path / "runs", fidelity="r2scan"))
     assert [f.frame_id for f in frames] == ["relax/0", "relax/1", "relax/2"]
@@ -446,7 +456,8 @@ def test_vasp5_swapped_sigma0_energy_is_fixed(tmp_path: Path) -> None:
 
 
 def test_vasp_nan_energy_names_frame_and_field(tmp_path: Path) -> None:
-    write_vasprun(tmp_path / "c" / "vasprun.xml", nacl(), [vasp_step(-6.1), vasp_step("NaN")])
+    steps = [vasp_step(-6.1), vasp_step("NaN")]
+    write_vasprun(tmp_path / "c" / "vasprun.xml", nacl(), steps, R2SCAN_INCAR)
     frames = iter_vasp(tmp_path, fidelity="r2scan")
     assert next(frames).frame_id == "c/0"
     with pytest.raises(DataError, match="not finite") as info:
@@ -473,10 +484,14 @@ def test_vasp_element_beyond_plutonium(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("cut", [0.5, 0.97])
 def test_vasp_truncated_file_names_it(tmp_path: Path, cut: float) -> None:
-    path = write_vasprun(tmp_path / "c" / "vasprun.xml", nacl(), [vasp_step(-6.1)] * 2)
+    path = write_vasprun(
+        tmp_path / "c" / "vasprun.xml", nacl(), [vasp_step(-6.1)] * 2, R2SCAN_INCAR
+    )
     text = path.read_text(encoding="latin-1")
     path.write_text(text[: int(len(text) * cut)], encoding="latin-1")
-    with pytest.raises(DataError, match=r"c/vasprun\.xml.*cannot parse") as info:
+    with pytest.raises(
+        DataError, match=r"c/vasprun\.xml.*cannot parse: the file is incomplete.*allow_truncated"
+    ) as info:
         list(iter_vasp(tmp_path, fidelity="r2scan"))
     assert info.value.file == str(path)
 
@@ -498,7 +513,10 @@ def test_vasp_real_vasprun_from_ase(tmp_path: Path) -> None:
     """A vasprun.xml VASP 6.3 wrote (diamond, PSTRESS), shipped in ASE's test data."""
     (tmp_path / "runs" / "calc-a").mkdir(parents=True)
     shutil.copy(ASE_VASPRUN, tmp_path / "runs" / "calc-a" / "vasprun.xml")
-    (frame,) = iter_vasp(tmp_path / "runs", fidelity="r2scan")
+    # an LDA run (POTCAR "PAW C 22Mar2012", GGA unset): not r2SCAN, read only with the override
+    with pytest.raises(DataError, match=r"declared fidelity 'r2scan', but the calculation is LDA"):
+        list(iter_vasp(tmp_path / "runs", fidelity="r2scan"))
+    (frame,) = iter_vasp(tmp_path / "runs", fidelity="r2scan", check_functional=False)
     assert (frame.material_id, frame.frame_id) == ("calc-a", "calc-a/0")
     labels = frame.labels["r2scan"]
     # this run's e_0_energy is -20.24010135 eV for 2 atoms; stress -165.9956258 kBar diagonal

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +10,7 @@ import yaml
 
 from mfbench.errors import TaskError, UnknownNameError
 from mfbench.paths import tasks_dir
+from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import FractionSpec, SplitSpec, get_task, list_tasks, load_task_file
 from mfbench.tasks.split import Split, fingerprint, hash_unit
 
@@ -27,6 +30,7 @@ def _write_task(tmp_path: Path, **changes: object) -> Path:
     raw = yaml.safe_load((tasks_dir() / "surrogate-r2scan.yaml").read_text())
     raw.update(changes)
     path = tmp_path / f"{raw['task']}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(raw))
     return path
 
@@ -133,3 +137,49 @@ def test_fingerprints_track_membership() -> None:
         frames, materials, SplitSpec(salt="s2", train=0.8, val=0.1, test=0.1), FRACTIONS
     )
     assert other.fingerprints()["split"] != prints["split"]
+
+
+def test_auxiliary_data_of_kind_dataset_needs_its_dataset(tmp_path: Path) -> None:
+    path = _write_task(tmp_path, auxiliary_data=[{"kind": "dataset", "fidelity": "gga"}])
+    with pytest.raises(TaskError, match="auxiliary data of kind 'dataset' needs dataset"):
+        load_task_file(path)
+    path = _write_task(
+        tmp_path,
+        auxiliary_data=[
+            {"kind": "same-frames", "fidelity": "gga", "dataset": {"id": "x", "version": "1"}}
+        ],
+    )
+    with pytest.raises(TaskError, match="kind 'same-frames' takes no dataset"):
+        load_task_file(path)
+
+
+def test_an_auxiliary_dataset_of_another_version_is_refused_when_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aux = [{"kind": "dataset", "fidelity": "gga", "dataset": {"id": "mptrj", "version": "0"}}]
+    _write_task(tmp_path, task="my-task", auxiliary_data=aux)
+    monkeypatch.setenv("MFBENCH_TASKS", str(tmp_path))
+    with pytest.raises(TaskError, match="auxiliary dataset mptrj version 0, the registry has"):
+        TaskData.load(get_task("my-task"))
+
+
+def test_user_tasks_join_the_shipped_ones_and_say_where_they_come_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = _write_task(tmp_path, task="my-task")
+    monkeypatch.setenv("MFBENCH_TASKS", str(mine))
+    tasks = list_tasks()
+    assert {"my-task", "surrogate-r2scan", "mp-r2scan"} <= set(tasks)
+    assert tasks["my-task"].definition() == {
+        "origin": "user",
+        "file": "my-task.yaml",
+        "sha256": hashlib.sha256(mine.read_bytes()).hexdigest(),
+    }
+    assert tasks["surrogate-r2scan"].definition()["origin"] == "shipped"
+    _write_task(tmp_path / "other", task="my-task")
+    monkeypatch.setenv("MFBENCH_TASKS", f"{mine}{os.pathsep}{tmp_path / 'other'}")
+    with pytest.raises(TaskError, match="task 'my-task' is defined twice"):
+        list_tasks()
+    monkeypatch.setenv("MFBENCH_TASKS", str(tmp_path / "absent"))
+    with pytest.raises(TaskError, match="absent does not exist"):
+        list_tasks()

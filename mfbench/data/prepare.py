@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import numpy as np
 from pymatgen.core import Element
 
 from mfbench.data.checksum import sha256_source
+from mfbench.data.frame import Frame
 from mfbench.data.readers import read_frames
 from mfbench.data.registry import DatasetEntry
 from mfbench.data.store import FrameStore, StoreWriter
@@ -127,12 +130,29 @@ def _prepare_locked(
     for warning in warnings:
         logger.warning(warning)
 
+    _remove_stale_temporaries(destination)
+    dropped: list[dict[str, str]] = []
     with StoreWriter(destination, entry.fidelities, overwrite=overwrite) as writer:
-        writer.add_all(read_frames(entry.format, source, entry.options))
-        if entry.n_frames is not None and writer.n_frames != entry.n_frames:
-            message = f"read {writer.n_frames} frames, the registry expects {entry.n_frames}"
+        try:
+            frames = read_frames(entry.format, source, entry.options)
+        except DataError as exc:  # the options are the registry entry's: name it
+            raise DataError(f"dataset {entry.id}: {exc}") from exc
+        writer.add_all(_physical(frames, entry, str(source), dropped))
+        if dropped:
+            message = (
+                f"dropped {len(dropped)} unphysical frame(s) (unphysical: drop), e.g. "
+                f"{dropped[0]['frame']!r}: {dropped[0]['reason']}; all are listed in meta.json"
+            )
+            logger.warning(message)
+            warnings.append(message)
+        if entry.n_frames is not None and writer.n_frames + len(dropped) != entry.n_frames:
+            message = (
+                f"read {writer.n_frames + len(dropped)} frames, the registry expects "
+                f"{entry.n_frames}"
+            )
             if status == "verified":
                 raise DataError(message + " for a verified source: reader bug?", file=str(source))
+            logger.warning(message)
             warnings.append(message)
         writer.commit(
             {
@@ -144,9 +164,47 @@ def _prepare_locked(
                     "checksum_status": status,
                 },
                 "warnings": warnings,
+                "dropped_frames": dropped,
             }
         )
     return _report(entry, FrameStore.open(destination), source, status, started)
+
+
+def _physical(
+    frames: Iterable[Frame], entry: DatasetEntry, file: str, dropped: list[dict[str, str]]
+) -> Iterator[Frame]:
+    """``frames`` within the entry's physical limits; the others refused or dropped.
+
+    Raises:
+        DataError: a frame beyond the limits when the entry says ``unphysical: refuse``,
+            naming the file, material, frame and what is wrong.
+    """
+    limits = entry.physical_limits.limits()
+    for frame in frames:
+        reason = limits.violation(frame)
+        if reason is None:
+            yield frame
+        elif entry.unphysical == "drop":
+            dropped.append({"frame": frame.frame_id, "material": frame.material_id,
+                            "reason": reason})  # fmt: skip
+        else:
+            raise DataError(
+                f"unphysical frame: {reason}. Set `unphysical: drop` in the dataset's registry "
+                "entry to leave such frames out (each is recorded), or widen its "
+                "`physical_limits`",
+                file=file,
+                material=frame.material_id,
+                frame=frame.frame_id,
+            )
+
+
+def _remove_stale_temporaries(destination: Path) -> None:
+    """Remove what killed prepares of this store left (the caller holds the store's lock)."""
+    for kind in ("tmp", "old"):  # StoreWriter's temporary and replaced folders
+        for stale in sorted(destination.parent.glob(f".{destination.name}.{kind}-*")):
+            if stale.is_dir():
+                logger.warning("removing %s, left by an interrupted prepare", stale)
+                shutil.rmtree(stale)
 
 
 def _report(

@@ -15,12 +15,32 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mfbench.data.limits import PhysicalLimits
 from mfbench.errors import DataError, UnknownNameError
 from mfbench.paths import EMBEDDED_DIR, datasets_dir
 
 BUILTIN_REGISTRY = Path(__file__).with_name("datasets.yaml")
 #: Environment variable listing extra registry files (``os.pathsep``-separated).
 REGISTRY_ENV = "MFBENCH_REGISTRY"
+
+
+#: Names that become part of a path (dataset id and version): letters, digits, ``.``, ``_``
+#: and ``-``, starting with a letter or digit, so no name can leave its folder.
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+class Limits(BaseModel):
+    """The registry's form of :class:`mfbench.data.limits.PhysicalLimits`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_distance: float = Field(default=PhysicalLimits.min_distance, ge=0)
+    max_force: float = Field(default=PhysicalLimits.max_force, gt=0)
+    max_energy_per_atom: float = PhysicalLimits.max_energy_per_atom
+
+    def limits(self) -> PhysicalLimits:
+        """As the frame check takes them."""
+        return PhysicalLimits(self.min_distance, self.max_force, self.max_energy_per_atom)
 
 
 class DatasetEntry(BaseModel):
@@ -40,13 +60,18 @@ class DatasetEntry(BaseModel):
         format: reader name (see :mod:`mfbench.data.readers`).
         options: keyword options of the reader.
         fidelities: label sets the store will hold.
+        unphysical: what ``prepare`` does with a frame beyond ``physical_limits``: ``refuse``
+            (stop, naming it; the default) or ``drop`` (leave it out, recording its id and
+            why in the store's metadata).
+        physical_limits: see :class:`mfbench.data.limits.PhysicalLimits` (its defaults when
+            not given).
         licence, citation, notes: free text.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
-    version: str
+    id: str = Field(pattern=SAFE_NAME)
+    version: str = Field(pattern=SAFE_NAME)
     title: str
     source: Literal["embedded", "user"]
     file_name: str | None = None
@@ -58,6 +83,8 @@ class DatasetEntry(BaseModel):
     format: str
     options: dict[str, Any] = Field(default_factory=dict)
     fidelities: list[str]
+    unphysical: Literal["refuse", "drop"] = "refuse"
+    physical_limits: Limits = Field(default_factory=lambda: Limits())
     licence: str | None = None
     citation: str | None = None
     notes: str | None = None
@@ -68,8 +95,12 @@ class DatasetEntry(BaseModel):
         return f"{self.id}-v{self.version}"
 
     def store_path(self) -> Path:
-        """Where this dataset's prepared store lives."""
-        return datasets_dir() / self.key
+        """Where this dataset's prepared store lives (always inside :func:`datasets_dir`)."""
+        root = datasets_dir()
+        path = Path(os.path.normpath(root / self.key))
+        if path.parent != Path(os.path.normpath(root)):  # SAFE_NAME rules it out; checked anyway
+            raise DataError(f"dataset {self.key!r} would be stored outside {root}")
+        return path
 
     def embedded_path(self) -> Path:
         """Path of the shipped source file of an embedded dataset."""
@@ -108,10 +139,13 @@ def registry(extra_files: Iterable[Path] = ()) -> dict[str, DatasetEntry]:
     Raises:
         DataError: two entries claim the same id.
     """
-    files = [
-        *extra_files,
-        *(Path(p) for p in os.environ.get(REGISTRY_ENV, "").split(os.pathsep) if p),
-    ]
+    files = list(  # each file once, however often it is named
+        dict.fromkeys(
+            Path(p).expanduser().resolve()
+            for p in [*extra_files, *os.environ.get(REGISTRY_ENV, "").split(os.pathsep)]
+            if str(p)
+        )
+    )
     entries: dict[str, DatasetEntry] = {}
     sources: dict[str, str] = {}
     for origin, items in [("built-in", _builtin())] + [

@@ -21,11 +21,13 @@ reads ``meta.json`` and the id lists and memory-maps the arrays: nothing else is
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,6 +84,8 @@ class StoreWriter:
         self.fidelities = list(fidelities)
         if self.path.exists() and not overwrite:
             raise FileExistsError(f"{self.path} exists; pass overwrite=True to replace it")
+        if self.path.exists():
+            require_store(self.path)  # never replace a folder mfbench did not write
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.tmp-"))
         self._files: dict[str, BinaryIO] = {}
@@ -90,6 +94,7 @@ class StoreWriter:
         self.n_frames = 0
         self.n_atoms = 0
         self._committed = False
+        self._id_digests = array("Q")  # 64-bit digest of each frame id, to find repeats
 
     def _write(self, name: str, values: np.ndarray, dtype: str) -> None:
         if name not in self._files:
@@ -111,6 +116,7 @@ class StoreWriter:
         structure = frame.structure
         n_atoms = len(structure)
         self._ids.write(frame.frame_id + "\n")
+        self._id_digests.append(_digest(frame.frame_id))
         self._materials.write(frame.material_id + "\n")
         self._write("n_atoms", np.array([n_atoms]), "int64")
         self._write("atomic_numbers", np.array(structure.atomic_numbers), "int16")
@@ -152,6 +158,7 @@ class StoreWriter:
         if self.n_frames == 0:
             raise DataError("no frames were read; refusing to write an empty store")
         self._close_files()
+        self._refuse_repeated_frame_ids()
         counts = np.fromfile(self._tmp / "n_atoms.bin", dtype="int64")
         (self._tmp / "n_atoms.bin").unlink()
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype("int64")
@@ -184,6 +191,7 @@ class StoreWriter:
         for name in os.listdir(self._tmp):
             os.chmod(self._tmp / name, 0o666 & ~current_umask())
         if self.path.exists():
+            require_store(self.path)
             old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
             os.replace(self.path, old)
             os.replace(self._tmp, self.path)
@@ -193,6 +201,26 @@ class StoreWriter:
         self._committed = True
         logger.info("wrote store %s (%d frames)", self.path, self.n_frames)
         return self.path
+
+    def _refuse_repeated_frame_ids(self) -> None:
+        """Raise :class:`DataError` naming both places of the first frame id seen twice."""
+        digests = np.frombuffer(self._id_digests, dtype=np.uint64)
+        order = np.argsort(digests, kind="stable")
+        candidates = np.flatnonzero(digests[order][1:] == digests[order][:-1])
+        if not len(candidates):
+            return
+        ids = (self._tmp / "frame_ids.txt").read_text(encoding="utf-8").splitlines()
+        materials = (self._tmp / "material_ids.txt").read_text(encoding="utf-8").splitlines()
+        for k in candidates:  # a digest collision of two different ids is no repeat
+            first, second = sorted((int(order[k]), int(order[k + 1])))
+            if ids[first] == ids[second]:
+                raise DataError(
+                    f"frame id {ids[first]!r} appears twice: frame {first} (material "
+                    f"{materials[first]!r}) and frame {second} (material {materials[second]!r}); "
+                    "frame ids must be unique in a dataset",
+                    material=materials[second],
+                    frame=ids[second],
+                )
 
     def _close_files(self) -> None:
         for handle in (*self._files.values(), self._ids, self._materials):
@@ -209,6 +237,32 @@ class StoreWriter:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if not self._committed:
             self.abort()
+
+
+def _digest(text: str) -> int:
+    """A 64-bit digest of ``text`` (stable across processes)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+def require_store(path: Path) -> None:
+    """Raise :class:`DataError` unless ``path`` is a frame store mfbench wrote.
+
+    The mark is a ``meta.json`` holding ``store_format_version``: a folder without it is not
+    replaced or removed, whatever its name.
+    """
+    try:
+        meta = json.loads((Path(path) / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"exists but is not a frame store mfbench wrote ({exc}); refusing to replace it",
+            file=str(path),
+        ) from exc
+    if not isinstance(meta, dict) or "store_format_version" not in meta:
+        raise DataError(
+            "exists but is not a frame store mfbench wrote (its meta.json has no "
+            "store_format_version); refusing to replace it",
+            file=str(path),
+        )
 
 
 @dataclass(frozen=True)

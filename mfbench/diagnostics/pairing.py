@@ -10,6 +10,14 @@ Two ways to pair, chosen per comparison (:data:`PairMode`):
   (MP-r²SCAN against MPtrj by ``mp_id``): the two frames are different structures (each relaxed
   with its own functional) of one material. Materials found on one side only are counted.
 
+Frame pairing of two stores also checks that each pair is one structure: the same species in the
+same order, cell volumes within :data:`VOLUME_RTOL`, lattice vectors and Cartesian positions
+(compared modulo the cell) within :data:`POSITION_TOLERANCE_A`. Two stores whose frame ids match
+but whose structures differ (two VASP folders with the same layout, relaxed with different
+functionals) are refused, naming the first differing frame: their ids do not mean "the same frame",
+and material pairing is the comparison to use. One store paired with itself is not checked (its
+structures are the same arrays).
+
 In both modes a pair whose two frames have different compositions (element fractions differing
 by more than 1e-9) is not compared; it is counted as a composition mismatch and its id is kept
 among the report's examples. Nothing is dropped without being counted.
@@ -43,6 +51,13 @@ FRAME_ID_OVERLAP = 0.5
 COMPOSITION_TOLERANCE = 1e-9
 #: Unpaired ids kept per category in the report.
 N_EXAMPLES = 10
+#: Largest relative difference of cell volumes for frame-paired structures to be the same.
+VOLUME_RTOL = 1e-4
+#: Largest difference (Å) of a lattice vector component or of an atom's Cartesian position
+#: (modulo the cell) for frame-paired structures to be the same.
+POSITION_TOLERANCE_A = 1e-3
+#: Pairs whose structures are compared at once (bounds the memory of the check).
+STRUCTURE_CHUNK = 4096
 
 
 @dataclass(frozen=True)
@@ -169,6 +184,150 @@ def _check_unique(ids: np.ndarray, source: FidelitySource) -> None:
         )
 
 
+def _geometry(store: FrameStore) -> tuple[np.ndarray, np.ndarray]:
+    """Memory-mapped geometry of ``store``.
+
+    Returns:
+        ``[n_frames, 3, 3]`` lattices (Å, rows are the vectors) and ``[n_atoms_total, 3]``
+        fractional coordinates.
+    """
+    # FrameStore has no public accessor for these arrays, and structure(i) would build a
+    # pymatgen Structure for each of up to ~10⁶ pairs.
+    return store._arrays["lattice"], store._arrays["frac_coords"]
+
+
+def _atom_indices(store: FrameStore, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Atoms of ``frames`` in ``store``'s per-atom arrays.
+
+    Returns:
+        ``[n_atoms]`` atom indices (frame by frame) and ``[n_atoms]`` position of each atom's
+        frame in ``frames``.
+    """
+    starts = np.asarray(store.atom_offsets[frames], dtype=np.int64)
+    sizes = np.asarray(store.atom_offsets[frames + 1], dtype=np.int64) - starts
+    owner = np.repeat(np.arange(len(frames)), sizes)
+    within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return starts[owner] + within, owner
+
+
+def structure_difference(
+    numbers: tuple[np.ndarray, np.ndarray],
+    lattices: tuple[np.ndarray, np.ndarray],
+    frac_coords: tuple[np.ndarray, np.ndarray],
+) -> str | None:
+    """How two structures differ, or None when they are the same within the tolerances.
+
+    Args:
+        numbers: ``[n_atoms]`` atomic numbers of each structure (the sizes may differ).
+        lattices: ``[3, 3]`` lattice of each, Å, rows are the vectors.
+        frac_coords: ``[n_atoms, 3]`` fractional coordinates of each.
+
+    Returns:
+        e.g. ``"cell volumes 40.04 vs 40.15 Å³ ..."``. Checks atom counts, species order, cell
+        volume (:data:`VOLUME_RTOL`), lattice vectors and Cartesian positions compared modulo
+        the cell (:data:`POSITION_TOLERANCE_A`).
+    """
+    z_a, z_b = (np.asarray(z) for z in numbers)
+    lat_a, lat_b = (np.asarray(lattice, dtype=np.float64) for lattice in lattices)
+    if len(z_a) != len(z_b):
+        return f"{len(z_a)} vs {len(z_b)} atoms"
+    if np.any(z_a != z_b):
+        site = int(np.argmax(z_a != z_b))
+        return f"atomic numbers at site {site} are {int(z_a[site])} vs {int(z_b[site])}"
+    vol_a, vol_b = abs(np.linalg.det(lat_a)), abs(np.linalg.det(lat_b))
+    if abs(vol_a - vol_b) > VOLUME_RTOL * max(vol_a, vol_b):
+        return f"cell volumes {vol_a:.6g} vs {vol_b:.6g} Å³ (relative tolerance {VOLUME_RTOL:g})"
+    lattice_gap = float(np.abs(lat_a - lat_b).max())
+    if lattice_gap > POSITION_TOLERANCE_A:
+        return (
+            f"lattice vectors differ by up to {lattice_gap:.4g} Å "
+            f"(tolerance {POSITION_TOLERANCE_A:g} Å)"
+        )
+    delta = np.asarray(frac_coords[0], dtype=np.float64) - np.asarray(frac_coords[1])
+    gaps = np.linalg.norm((delta - np.round(delta)) @ lat_b, axis=1)
+    if len(gaps) and gaps.max() > POSITION_TOLERANCE_A:
+        site = int(np.argmax(gaps))
+        return (
+            f"site {site} is {gaps[site]:.4g} Å from its position in the other structure "
+            f"(tolerance {POSITION_TOLERANCE_A:g} Å)"
+        )
+    return None
+
+
+def _differing_pairs(
+    low: FrameStore, high: FrameStore, low_idx: np.ndarray, high_idx: np.ndarray
+) -> np.ndarray:
+    """``[n_pairs]`` True where a pair's structures differ (checks of :func:`structure_difference`).
+
+    Vectorised over the pairs: ``low_idx`` and ``high_idx`` are ``[n_pairs]`` frame indices.
+    """
+    (lat_low, frac_low), (lat_high, frac_high) = _geometry(low), _geometry(high)
+    sizes_low = np.asarray(low.atom_offsets[low_idx + 1] - low.atom_offsets[low_idx])
+    sizes_high = np.asarray(high.atom_offsets[high_idx + 1] - high.atom_offsets[high_idx])
+    lat_a, lat_b = np.asarray(lat_low[low_idx]), np.asarray(lat_high[high_idx])
+    vol_a, vol_b = np.abs(np.linalg.det(lat_a)), np.abs(np.linalg.det(lat_b))
+    differ = sizes_low != sizes_high
+    differ |= np.abs(vol_a - vol_b) > VOLUME_RTOL * np.maximum(vol_a, vol_b)
+    differ |= np.abs(lat_a - lat_b).max(axis=(1, 2)) > POSITION_TOLERANCE_A
+    same = np.flatnonzero(~differ)
+    if len(same):
+        atoms_low, owner = _atom_indices(low, low_idx[same])
+        atoms_high, _ = _atom_indices(high, high_idx[same])
+        delta = np.asarray(frac_low[atoms_low]) - np.asarray(frac_high[atoms_high])
+        cart = np.einsum("ai,aij->aj", delta - np.round(delta), lat_b[same][owner])
+        bad = np.asarray(low.atomic_numbers[atoms_low]) != np.asarray(
+            high.atomic_numbers[atoms_high]
+        )
+        bad |= np.linalg.norm(cart, axis=1) > POSITION_TOLERANCE_A
+        differ[same[np.unique(owner[bad])]] = True
+    return differ
+
+
+def check_same_structures(
+    low: FidelitySource, high: FidelitySource, low_idx: np.ndarray, high_idx: np.ndarray
+) -> None:
+    """Refuse frame pairs of two stores whose structures differ.
+
+    Pairs are compared in chunks of :data:`STRUCTURE_CHUNK` (see :func:`structure_difference`
+    for the checks and tolerances).
+
+    Args:
+        low: the low-fidelity side.
+        high: the high-fidelity side.
+        low_idx: ``[n_pairs]`` frame index of each pair in ``low.store``.
+        high_idx: ``[n_pairs]`` frame index of each pair in ``high.store``.
+
+    Raises:
+        DataError: a pair differs; names the first differing frame id (in pair order) and the
+            difference, and suggests ``--pair-by material``.
+    """
+    low_idx, high_idx = (np.asarray(i, dtype=np.int64) for i in (low_idx, high_idx))
+    for start in range(0, len(high_idx), STRUCTURE_CHUNK):
+        chunk = slice(start, start + STRUCTURE_CHUNK)
+        differ = _differing_pairs(low.store, high.store, low_idx[chunk], high_idx[chunk])
+        if not differ.any():
+            continue
+        k = start + int(np.argmax(differ))
+        i, j = int(low_idx[k]), int(high_idx[k])
+        (lat_low, frac_low), (lat_high, frac_high) = _geometry(low.store), _geometry(high.store)
+        atoms_low = slice(int(low.store.atom_offsets[i]), int(low.store.atom_offsets[i + 1]))
+        atoms_high = slice(int(high.store.atom_offsets[j]), int(high.store.atom_offsets[j + 1]))
+        difference = structure_difference(
+            (low.store.atomic_numbers[atoms_low], high.store.atomic_numbers[atoms_high]),
+            (lat_low[i], lat_high[j]),
+            (frac_low[atoms_low], frac_high[atoms_high]),
+        )
+        raise DataError(
+            f"frame pairing of {low.label} and {high.label} pairs frames by their ids, but the "
+            f"structures of this pair differ ({difference}): here matching ids do not mean the "
+            "same frame (e.g. two VASP folders with the same layout, relaxed with different "
+            "functionals). Compare them with --pair-by material",
+            file=str(high.store.path),
+            material=str(high.store.material_ids[j]),
+            frame=str(high.store.frame_ids[j]),
+        )
+
+
 def resolve_mode(low: FidelitySource, high: FidelitySource, mode: PairMode) -> tuple[str, str]:
     """The pairing mode to use and why: ``("frame" | "material", reason)``."""
     if mode == "frame":
@@ -258,6 +417,8 @@ def pair_energies(
         )
     keep = ~mismatch
     low_idx, high_idx, ids = low_idx[keep], high_idx[keep], ids[keep]
+    if chosen == "frame" and not _same_store(low, high):
+        check_same_structures(low, high, low_idx, high_idx)
     if len(ids) == 0:
         raise DataError(
             f"no {chosen} of {low.label} pairs with one of {high.label} "

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from mfbench.data.frame import MAX_Z
 from mfbench.data.labels import LabelTable
-from mfbench.errors import DataError, UnknownNameError
+from mfbench.errors import DataError, MfbenchError, UnknownNameError
 
 logger = logging.getLogger(__name__)
 
@@ -26,13 +26,22 @@ PRETRAINED = {"chgnet-0.3.0": "0.3.0", "chgnet-r2scan": "r2scan"}
 
 
 def resolve_device(device: str) -> str:
-    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; other values pass through."""
+    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; others are checked.
+
+    Raises:
+        MfbenchError: CUDA asked for where torch sees none, or an unknown device name.
+    """
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but torch sees no CUDA device")
+        raise MfbenchError(
+            f"device {device!r} requested, but torch sees no CUDA device on this machine "
+            f"(torch {torch.__version__}); use --device cpu or auto"
+        )
+    if device not in ("cpu", "mps") and not device.startswith("cuda"):
+        raise MfbenchError(f"unknown device {device!r}: use auto, cpu or cuda[:i]")
     return device
 
 

@@ -49,6 +49,14 @@ class TaskData:
                 f"task {task.task} needs {task.dataset.id} version {task.dataset.version}, "
                 f"the registry has version {entry.version}"
             )
+        for aux in task.auxiliary_data:
+            if aux.dataset is not None:
+                registered = get_dataset(aux.dataset.id)
+                if registered.version != aux.dataset.version:
+                    raise TaskError(
+                        f"task {task.task} uses auxiliary dataset {aux.dataset.id} version "
+                        f"{aux.dataset.version}, the registry has version {registered.version}"
+                    )
         path = entry.store_path()
         if not (path / "meta.json").is_file():
             if entry.source != "embedded":

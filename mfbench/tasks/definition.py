@@ -8,14 +8,16 @@ missing from the changelog are errors that name the file.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from mfbench.data.registry import SAFE_NAME
 from mfbench.errors import TaskError, UnknownNameError
-from mfbench.paths import tasks_dir
+from mfbench.paths import tasks_dir, user_task_paths
 
 
 class _Strict(BaseModel):
@@ -25,8 +27,8 @@ class _Strict(BaseModel):
 class DatasetRef(_Strict):
     """The dataset version a task runs on."""
 
-    id: str
-    version: str
+    id: str = Field(pattern=SAFE_NAME)
+    version: str = Field(pattern=SAFE_NAME)
 
 
 class SplitSpec(_Strict):
@@ -66,13 +68,23 @@ class AuxiliaryData(_Strict):
     """Lower-fidelity data a method may use besides the target labels of its training fraction.
 
     ``kind: same-frames`` gives the ``fidelity`` labels of the task dataset's own frames
-    (paired data); ``kind: dataset`` gives another registered dataset (e.g. MPtrj).
+    (paired data); ``kind: dataset`` gives another registered dataset (e.g. MPtrj), named with
+    its version in ``dataset`` (the registry's version is checked when the task's data is
+    loaded).
     """
 
     kind: Literal["same-frames", "dataset"]
     fidelity: str
     dataset: DatasetRef | None = None
     scope: Literal["train-fraction", "train-split", "all"] = "train-split"
+
+    @model_validator(mode="after")
+    def _dataset_given_for_kind_dataset(self) -> AuxiliaryData:
+        if self.kind == "dataset" and self.dataset is None:
+            raise ValueError("auxiliary data of kind 'dataset' needs dataset: {id, version}")
+        if self.kind == "same-frames" and self.dataset is not None:
+            raise ValueError("auxiliary data of kind 'same-frames' takes no dataset")
+        return self
 
 
 class Budget(_Strict):
@@ -107,7 +119,10 @@ class ChangelogEntry(_Strict):
 
 
 class Task(_Strict):
-    """A benchmark task, as written in ``tasks/<name>.yaml``."""
+    """A benchmark task, as written in ``tasks/<name>.yaml`` (or a user's task file).
+
+    :attr:`file` is where it was read from and :meth:`definition` says so for records.
+    """
 
     task: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     version: int = Field(gt=0)
@@ -122,11 +137,35 @@ class Task(_Strict):
     metrics: list[MetricSpec]
     changelog: list[ChangelogEntry] = Field(min_length=1)
 
+    _file: Path | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _changelog_covers_version(self) -> Task:
         if self.version not in {entry.version for entry in self.changelog}:
             raise ValueError(f"changelog has no entry for version {self.version}")
         return self
+
+    @property
+    def file(self) -> Path | None:
+        """The file the task was read from (None when built in code)."""
+        return self._file
+
+    def definition(self) -> dict[str, str | None]:
+        """Where the definition came from, for a result record.
+
+        Returns:
+            ``{"origin": "shipped" | "user" | "code", "file": name, "sha256": hex | None}``:
+            shipped tasks live in :func:`mfbench.paths.tasks_dir`; the sha256 is that of the
+            file's bytes.
+        """
+        if self._file is None:
+            return {"origin": "code", "file": None, "sha256": None}
+        shipped = self._file.resolve().parent == tasks_dir().resolve()
+        return {
+            "origin": "shipped" if shipped else "user",
+            "file": self._file.name,
+            "sha256": hashlib.sha256(self._file.read_bytes()).hexdigest(),
+        }
 
 
 def load_task_file(path: Path) -> Task:
@@ -144,18 +183,37 @@ def load_task_file(path: Path) -> Task:
         raise TaskError(f"{path}: invalid task definition\n{exc}") from exc
     if task.task != path.stem:
         raise TaskError(f"{path}: task name {task.task!r} must match the file name")
+    task._file = path
     return task
 
 
 def list_tasks(directory: Path | None = None) -> dict[str, Task]:
-    """Every task in ``directory`` (default :func:`mfbench.paths.tasks_dir`), by name.
+    """Every task, by name: the shipped ones and the user's, or those of ``directory`` alone.
 
-    A broken file is an error, never skipped.
+    The user's tasks are the files and folders of ``$MFBENCH_TASKS`` (the command line's
+    ``--tasks PATH``; :func:`mfbench.paths.user_task_paths`). A broken file is an error, never
+    skipped, and so is one name defined twice.
     """
-    directory = Path(directory) if directory else tasks_dir()
-    if not directory.is_dir():
-        raise TaskError(f"task folder {directory} does not exist; set MFBENCH_TASKS_DIR")
-    return {path.stem: load_task_file(path) for path in sorted(directory.glob("*.yaml"))}
+    sources = [Path(directory)] if directory is not None else [tasks_dir(), *user_task_paths()]
+    tasks: dict[str, Task] = {}
+    files = dict.fromkeys(f.resolve() for source in sources for f in _task_files(source))
+    for path in files:  # each file once, even when named twice
+        task = load_task_file(path)
+        if task.task in tasks:
+            raise TaskError(
+                f"task {task.task!r} is defined twice: in {tasks[task.task].file} and in {path}"
+            )
+        tasks[task.task] = task
+    return dict(sorted(tasks.items()))
+
+
+def _task_files(source: Path) -> list[Path]:
+    """``source`` if a file, else its ``*.yaml`` files, sorted."""
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise TaskError(f"task file or folder {source} does not exist")
+    return sorted(source.glob("*.yaml"))
 
 
 def get_task(name: str, directory: Path | None = None) -> Task:

@@ -7,12 +7,13 @@ path. Reader modules are imported only when used (ASE and the VASP parser are he
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from mfbench.data.frame import Frame
-from mfbench.errors import UnknownNameError
+from mfbench.errors import DataError, UnknownNameError
 
 Reader = Callable[..., Iterator[Frame]]
 
@@ -36,9 +37,25 @@ def get_reader(format_name: str) -> Reader:
 def read_frames(format_name: str, source: Path, options: Mapping[str, Any]) -> Iterator[Frame]:
     """Stream frames from ``source`` with the reader for ``format_name``.
 
-    ``options`` are the registry entry's reader options; for ``nested-json`` the
-    ``fidelities`` mapping is turned into :class:`~.nested_json.LabelKeys`.
+    ``options`` are the registry entry's reader options (the reader's keyword arguments);
+    for ``nested-json`` the ``fidelities`` mapping is turned into
+    :class:`~.nested_json.LabelKeys`.
+
+    Raises:
+        DataError: an option the reader does not take (the message lists those it takes).
     """
+    reader = get_reader(format_name)
+    accepted = [
+        name
+        for name, parameter in list(inspect.signature(reader).parameters.items())[1:]
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise DataError(
+            f"unknown reader option(s) {', '.join(unknown)} for format {format_name}; its "
+            f"options are: {', '.join(accepted) or 'none'}"
+        )
     kwargs = dict(options)
     if format_name == "nested-json":
         from mfbench.data.readers.nested_json import LabelKeys
@@ -46,4 +63,4 @@ def read_frames(format_name: str, source: Path, options: Mapping[str, Any]) -> I
         kwargs["fidelities"] = {
             name: LabelKeys.from_mapping(keys) for name, keys in kwargs["fidelities"].items()
         }
-    return get_reader(format_name)(source, **kwargs)
+    return reader(source, **kwargs)

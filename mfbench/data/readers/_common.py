@@ -35,12 +35,16 @@ def number(value: Any, *, field: str, **where: Any) -> float:
 JSON_STREAM_ERRORS = (ijson.JSONError, EOFError, OSError, gzip.BadGzipFile, zlib.error)
 
 
-def invalid_json(path: str, position: str, exc: BaseException) -> DataError:
-    """The error for a file that stopped parsing; ``position`` says where (may be empty)."""
+def invalid_json(path: str, position: str, exc: BaseException, **where: Any) -> DataError:
+    """The error for a file that stopped parsing; ``position`` says where (may be empty).
+
+    ``where`` (``material``, ``frame``) is passed on to :class:`DataError`.
+    """
     return DataError(
         f"invalid JSON{position}: the file is truncated or corrupt, or holds NaN/Infinity "
         f"tokens, which JSON does not allow ({type(exc).__name__}: {exc})",
         file=path,
+        **where,
     )
 
 

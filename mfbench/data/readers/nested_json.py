@@ -78,10 +78,18 @@ def iter_nested_json(source: Path, *, fidelities: Mapping[str, LabelKeys]) -> It
 
     """
     path = str(source)
-    material_id: str | None = None
+    seen: dict[str, int] = {}  # material key → its position in the file
     try:
         with open_maybe_gzip(Path(source)) as handle:
             for material_id, frames in ijson.kvitems(handle, "", use_float=True):
+                if material_id in seen:
+                    raise DataError(
+                        f"the material key appears twice in the file: as material "
+                        f"{seen[material_id]} and as material {len(seen)} (counting from 0)",
+                        file=path,
+                        material=material_id,
+                    )
+                seen[material_id] = len(seen)
                 if not isinstance(frames, dict):
                     raise DataError(
                         f"expected an object of frames, got {type(frames).__name__}",
@@ -93,8 +101,43 @@ def iter_nested_json(source: Path, *, fidelities: Mapping[str, LabelKeys]) -> It
     except DataError:
         raise
     except JSON_STREAM_ERRORS as exc:
-        after = f" after material {material_id!r}" if material_id is not None else ""
-        raise invalid_json(path, after, exc) from exc
+        raise _locate_json_error(Path(source), exc) from exc
+    if not seen:
+        raise DataError(_empty_top_level(Path(source)), file=path)
+
+
+def _locate_json_error(source: Path, exc: BaseException) -> DataError:
+    """The error for a file that stopped parsing, naming the material and frame being read.
+
+    The fast parse (``kvitems``) only knows the materials it finished; this second, slower
+    pass follows the parser's events to the failure and remembers the keys it passed.
+    """
+    material = frame = None
+    try:
+        with open_maybe_gzip(source) as handle:
+            for prefix, event, value in ijson.parse(handle, use_float=True):
+                if event == "map_key" and prefix == "":
+                    material, frame = value, None
+                elif event == "map_key" and material is not None and prefix == material:
+                    frame = value
+    except JSON_STREAM_ERRORS:
+        pass
+    return invalid_json(str(source), "", exc, material=material, frame=frame)
+
+
+def _empty_top_level(source: Path) -> str:
+    """Why a file gave no materials: what its top level is, in words."""
+    try:
+        with open_maybe_gzip(source) as handle:
+            first = next(iter(ijson.parse(handle)), None)
+    except JSON_STREAM_ERRORS:
+        first = None
+    kinds = {"start_array": "a list", "start_map": "an empty object {}"}
+    found = kinds.get(first[1], f"a {first[1]} value") if first else "empty"
+    return (
+        f"the top level is {found}; expected an object of materials "
+        "({material_id: {frame_id: {...}}})"
+    )
 
 
 def _lookup(record: Mapping[str, Any], dotted: str) -> Any:
