@@ -14,9 +14,16 @@ from .factories import make_structure, mptrj_record, write_nested
 def isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """Every test gets its own empty MFBENCH_HOME."""
+    """Every test gets its own empty MFBENCH_HOME, and no user tasks or registries.
+
+    ``mfbench --tasks/--registry`` put their paths into ``$MFBENCH_TASKS`` and
+    ``$MFBENCH_REGISTRY``; removing both through ``monkeypatch`` here restores them after each
+    test, so a test calling the CLI with those options leaves nothing to the next.
+    """
     home = tmp_path_factory.mktemp("mfbench-home")
     monkeypatch.setenv("MFBENCH_HOME", str(home))
+    monkeypatch.delenv("MFBENCH_TASKS", raising=False)
+    monkeypatch.delenv("MFBENCH_REGISTRY", raising=False)
     return home
 
 
