@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -297,6 +298,8 @@ def _evaluate(data: Any, model: str, args: argparse.Namespace) -> dict[str, Any]
         model = predictor.name
     else:
         predictor = PretrainedChgnet(model, device=args.device, batch_size=args.batch_size)
+    if not _SAFE_FILE.fullmatch(model):
+        raise MfbenchError(f"model name {model!r} cannot name a file under {args.out}")
     out = Path(args.out) / "evaluate" / task_name
     record = evaluate_predictor(
         data,
@@ -307,6 +310,10 @@ def _evaluate(data: Any, model: str, args: argparse.Namespace) -> dict[str, Any]
     write_json_atomic(out / f"{model}.json", record)
     logger.info("wrote %s", out / f"{model}.json")
     return record
+
+
+#: What a model's name must look like to name its evaluation files.
+_SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,199}")
 
 
 def _run_fraction(folder: Path, task_name: str, given: float | None) -> float:
@@ -356,9 +363,11 @@ def _print_evaluations(records: list[dict[str, Any]]) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from mfbench.models.chgnet_pretrained import resolve_device
     from mfbench.tasks.data import TaskData
     from mfbench.tasks.definition import get_task
 
+    resolve_device(args.device)  # refuse a device this machine lacks before any work
     data = TaskData.load(get_task(args.task))
     records = [_evaluate(data, model, args) for model in args.model]
     _print_evaluations(records)
@@ -771,7 +780,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="datasets: list, info, prepare").add_subparsers(
         dest="data_command", required=True
     )
-    p = data.add_parser("list", parents=[], help="registered datasets")
+    p = data.add_parser("list", help="registered datasets")
     p.set_defaults(func=cmd_data_list)
     p = data.add_parser("info", parents=[json_opt], help="one dataset")
     p.add_argument("dataset")
@@ -792,7 +801,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data_prepare)
     p = data.add_parser(
         "graphs",
-        parents=[],
         help="convert a prepared dataset's frames to CHGNet graphs once, into the graph cache "
         "every run reads; frames CHGNet cannot convert are listed by id",
     )
@@ -1092,6 +1100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    saved = {name: os.environ.get(name) for name in (REGISTRY_ENV, TASKS_ENV)}
     try:
         _export_context(args)
         return int(args.func(args) or 0)
@@ -1103,6 +1112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # half-written is left where mfbench would read it
         print("mfbench: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+    finally:  # a caller that runs main() twice in one process gets its environment back
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 if __name__ == "__main__":

@@ -92,13 +92,19 @@ def method_entry(method_spec: str, params: dict[str, Any] | None = None) -> tupl
 
     Raises:
         MfbenchError: unknown method (from :func:`mfbench.methods.get_method`), or a parameter
-            it does not have or of the wrong type (:func:`mfbench.methods.params.check_params`).
-        TypeError, ValueError: the constructor rejects ``params``.
+            it does not have, lacks or of the wrong type
+            (:func:`mfbench.methods.params.check_params`).
+            A constructor that rejects ``params`` (``TypeError``, ``ValueError``) is reported
+            the same way.
     """
     method_class = get_method(method_spec)
-    check_params(method_class, method_class.name or method_spec, params or {})
-    method: Method = method_class(**(params or {}))
-    entry = method_class.name or method_spec
+    name = method_class.name or method_spec
+    check_params(method_class, name, params or {})
+    try:
+        method: Method = method_class(**(params or {}))
+    except (TypeError, ValueError) as exc:
+        raise MfbenchError(f"method {name} rejects the parameters {params or {}}: {exc}") from exc
+    entry = name
     if params:
         entry = f"{entry}@{params_hash(method.get_params())[:8]}"
     return method, entry
@@ -191,21 +197,23 @@ def run(
         FileExistsError: the folder holds a complete result for other hyperparameters.
         mfbench.locks.LockedError: another process is running in the same folder.
     """
-    data = TaskData.load(get_task(task_name))
-    if fraction not in data.task.fractions.values:
+    task = get_task(task_name)
+    if fraction not in task.fractions.values:
         raise ValueError(
-            f"fraction {fraction} is not one of task {task_name}'s {data.task.fractions.values}"
+            f"fraction {fraction} is not one of task {task_name}'s {task.fractions.values}"
         )
+    # the method first, before any data is read: its name and parameters are checked there;
     # watched from the import on: a module that loads weights when imported is recorded too
     checkpoint_log = CheckpointLog(ignore=[datasets_dir(), home() / "graphs"])
     with checkpoint_log.watching():
         method, entry = method_entry(method_spec, params)
+    folder = run_folder(out, task_name, task.version, entry, fraction, seed)
+    data = TaskData.load(task)
     if method.needs_training_frames and len(data.split.train_fraction(fraction)) == 0:
         raise MfbenchError(
             f"{entry} needs training frames, and fraction {fraction:g} of task {task_name} has "
             "none; use a zero-shot method there"
         )
-    folder = run_folder(out, task_name, data.task.version, entry, fraction, seed)
     with exclusive_lock(run_lock(folder), what=f"run folder {folder}", wait=False):
         if not force:
             record = completed_record(folder, params_hash(method.get_params()))

@@ -442,10 +442,7 @@ def _method_entry(method: str, params: dict[str, Any]) -> tuple[str, str]:
     """
     from mfbench.runner import method_entry, params_hash
 
-    try:
-        instance, entry = method_entry(method, params)
-    except (TypeError, ValueError) as exc:
-        raise MfbenchError(f"method {method!r} rejects the parameters {params}: {exc}") from exc
+    instance, entry = method_entry(method, params)
     return entry, params_hash(instance.get_params())
 
 

@@ -112,8 +112,8 @@ def test_an_unknown_reader_option_is_an_error_not_a_traceback(
     ]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("mfbench: error: dataset mine: unknown reader option(s) foo")
-    assert "its options are: fidelities" in err
+    assert err.startswith("mfbench: error: dataset mine: unknown reader option foo")
+    assert "its options are: fidelities: Mapping[str, LabelKeys]" in err
 
 
 def test_ctrl_c_during_prepare_is_a_clean_stop(

@@ -148,3 +148,17 @@ def test_frames_are_streamed_lazily(tmp_path: Path) -> None:
     assert next(frames).frame_id == "9-0"
     with pytest.raises(DataError):
         next(frames)
+
+
+def test_a_frame_id_or_field_written_twice_is_refused(tmp_path: Path) -> None:
+    record = json.dumps(mptrj_record(make_structure(["Cu"]), -3.7))
+    path = tmp_path / "twice.json"
+    path.write_text(f'{{"mp-9": {{"9-0": {record}, "9-1": {record}, "9-0": {record}}}}}')
+    with pytest.raises(DataError, match="the frame id appears twice in this material") as info:
+        list(iter_nested_json(path, fidelities=MPTRJ_KEYS))
+    assert (info.value.material, info.value.frame) == ("mp-9", "9-0")
+    twice = record[:-1] + ', "energy_per_atom": -1.0}'
+    path.write_text(f'{{"mp-9": {{"9-0": {twice}}}}}')
+    with pytest.raises(DataError, match="the key appears twice in the frame record") as info:
+        list(iter_nested_json(path, fidelities=MPTRJ_KEYS))
+    assert info.value.field == "energy_per_atom"

@@ -185,13 +185,19 @@ def test_overwrite_replaces_only_a_store_mfbench_wrote(small_mptrj: Path, tmp_pa
 
 def test_what_a_killed_prepare_left_is_cleaned_up(small_mptrj: Path, tmp_path: Path) -> None:
     entry = _entry(tmp_path)
-    left = entry.store_path().with_name(f".{entry.key}.tmp-abc123")
+    left = entry.store_path().with_name(f".{entry.key}.tmp-abc12345")
     left.mkdir(parents=True)
     (left / "frame_ids.txt").write_text("half")
-    other = entry.store_path().with_name(f".{entry.key}.x.tmp-keep")  # another store's
+    other = entry.store_path().with_name(f".{entry.key}.tmp-x.tmp-abc12345")  # version 1.tmp-x
     other.mkdir()
     prepare(entry, small_mptrj)
     assert not left.exists() and other.exists()
+
+    # killed between the two renames of a replacing prepare: the old store is put back
+    replaced = entry.store_path().with_name(f".{entry.key}.old-4242")
+    entry.store_path().rename(replaced)
+    assert prepare(entry, small_mptrj).checksum_status == "skipped-existing"
+    assert not replaced.exists()
 
 
 def test_a_frame_id_given_twice_is_refused_naming_both(tmp_path: Path) -> None:
@@ -214,8 +220,8 @@ def test_an_unknown_reader_option_lists_the_accepted_ones(
     with pytest.raises(DataError) as info:
         prepare(_entry(tmp_path, options=options), small_mptrj)
     assert str(info.value) == (
-        "dataset mini: unknown reader option(s) foo for format nested-json; its options are: "
-        "fidelities"
+        "dataset mini: unknown reader option foo (format nested-json); its options are: "
+        "fidelities: Mapping[str, LabelKeys]"
     )
 
 

@@ -15,7 +15,7 @@ from .test_runner import SPEC as COMPOSITION_ONLY
 
 
 def test_a_user_task_runs_and_validates_with_tasks(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     raw = yaml.safe_load((tasks_dir() / "surrogate-r2scan-quick.yaml").read_text())
     raw.update(task="my-quick", description="a copy of the quick task, as a user writes one")
@@ -39,9 +39,7 @@ def test_a_user_task_runs_and_validates_with_tasks(
     listing = capsys.readouterr().out
     assert "my-quick" in listing and "surrogate-r2scan-quick" in listing
 
-    # validating without the definition cannot check it; with it, accepts it (each call here
-    # runs in this one process, where --tasks stays in the environment: clear it first)
-    monkeypatch.delenv("MFBENCH_TASKS")
+    # validating without the definition cannot check it; with it, accepts it
     assert main(["results", "validate", str(runs)]) == 1
     err = capsys.readouterr().err
     assert "0 accepted, 0 rejected, 1 not checked" in err

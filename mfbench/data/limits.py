@@ -39,11 +39,10 @@ class PhysicalLimits:
         """Why ``frame`` is impossible (e.g. ``"atoms 0.110 Å apart"``), or None."""
         structure = frame.structure
         n_atoms = len(structure)
+        closest = shortest_lattice_vector(structure.lattice.matrix)  # an atom and its image
         if n_atoms > 1:
             distances = structure.distance_matrix[~np.eye(n_atoms, dtype=bool)]
-            closest = float(distances.min())
-        else:
-            closest = float(min(structure.lattice.abc))
+            closest = min(closest, float(distances.min()))
         if closest < self.min_distance:
             return f"atoms {closest:.3f} Å apart (limit {self.min_distance} Å)"
         for fidelity, labels in frame.labels.items():
@@ -57,3 +56,17 @@ class PhysicalLimits:
                 if largest >= self.max_force:
                     return f"{fidelity} force {largest:.6g} eV/Å (limit {self.max_force} eV/Å)"
         return None
+
+
+def shortest_lattice_vector(matrix: np.ndarray) -> float:
+    """Length (Å) of the shortest nonzero vector of the lattice with rows ``matrix`` ``[3, 3]``.
+
+    The basis is LLL-reduced first (pymatgen), after which the shortest vector is among the
+    combinations with coefficients -1, 0 and 1, so skewed cells are measured right (a cell with
+    a = b = 3 Å at 175° has a lattice vector of 0.26 Å, though no edge is that short).
+    """
+    from pymatgen.core import Lattice
+
+    reduced = Lattice(matrix).get_lll_reduced_lattice().matrix
+    coefficients = np.array([c for c in np.ndindex(3, 3, 3) if c != (1, 1, 1)]) - 1
+    return float(np.linalg.norm(coefficients @ reduced, axis=1).min())

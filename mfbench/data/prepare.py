@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
 import time
 from collections.abc import Iterable, Iterator
@@ -96,6 +98,7 @@ def _prepare_locked(
 ) -> PrepareReport:
     """:func:`prepare` once this process holds the store's lock."""
     destination = entry.store_path()
+    _remove_stale_temporaries(destination)
     if destination.exists() and not overwrite:
         store = FrameStore.open(destination)
         if store.meta["source"]["sha256"] == digest:
@@ -130,7 +133,6 @@ def _prepare_locked(
     for warning in warnings:
         logger.warning(warning)
 
-    _remove_stale_temporaries(destination)
     dropped: list[dict[str, str]] = []
     with StoreWriter(destination, entry.fidelities, overwrite=overwrite) as writer:
         try:
@@ -199,12 +201,25 @@ def _physical(
 
 
 def _remove_stale_temporaries(destination: Path) -> None:
-    """Remove what killed prepares of this store left (the caller holds the store's lock)."""
-    for kind in ("tmp", "old"):  # StoreWriter's temporary and replaced folders
-        for stale in sorted(destination.parent.glob(f".{destination.name}.{kind}-*")):
-            if stale.is_dir():
-                logger.warning("removing %s, left by an interrupted prepare", stale)
-                shutil.rmtree(stale)
+    """Clean up what killed prepares of this store left (the caller holds the store's lock).
+
+    StoreWriter writes into ``.<store>.tmp-XXXXXXXX`` and moves a replaced store to
+    ``.<store>.old-<pid>`` for the moment of the swap. Exactly those names are matched (another
+    store's temporaries never are). A replaced store left while the store itself is missing (a
+    kill between the two renames) is put back rather than removed.
+    """
+    name = re.escape(destination.name)
+    pattern = re.compile(rf"\.{name}\.(tmp-[a-z0-9_]{{8}}|old-\d+)")
+    for stale in sorted(destination.parent.iterdir()) if destination.parent.is_dir() else []:
+        if not pattern.fullmatch(stale.name) or stale.is_symlink() or not stale.is_dir():
+            continue
+        if ".old-" in stale.name and not destination.exists():
+            logger.warning("restoring %s from %s, left by an interrupted prepare", destination,
+                           stale)  # fmt: skip
+            os.replace(stale, destination)
+            continue
+        logger.warning("removing %s, left by an interrupted prepare", stale)
+        shutil.rmtree(stale)
 
 
 def _report(

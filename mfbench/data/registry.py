@@ -84,7 +84,7 @@ class DatasetEntry(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     fidelities: list[str]
     unphysical: Literal["refuse", "drop"] = "refuse"
-    physical_limits: Limits = Field(default_factory=lambda: Limits())
+    physical_limits: Limits = Field(default_factory=Limits)
     licence: str | None = None
     citation: str | None = None
     notes: str | None = None

@@ -9,13 +9,13 @@ method's parameters with their types and defaults.
 from __future__ import annotations
 
 import inspect
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mfbench.errors import MfbenchError
+from mfbench.type_check import accepts_str, conforms, type_name
 
 
 @dataclass(frozen=True)
@@ -28,17 +28,22 @@ class Parameter:
 
     def describe(self) -> str:
         """``name: type = default`` (``name: type`` when it has no default)."""
-        text = f"{self.name}: {_type_name(self.annotation)}"
+        text = f"{self.name}: {type_name(self.annotation)}"
         return text if self.default is inspect.Parameter.empty else f"{text} = {self.default!r}"
 
 
-def method_parameters(method_class: type) -> list[Parameter]:
+def method_parameters(method_class: type) -> tuple[list[Parameter], bool]:
     """The hyperparameters of ``method_class``, in signature order.
 
     A constructor taking ``**kwargs`` passes them on to its base class, whose parameters are
-    added (as :meth:`mfbench.methods.Method.get_params` of such a method reports them).
+    added (a method such as ``MultiStage`` must report them in its own ``get_params``).
+
+    Returns:
+        ``(parameters, open)``: ``open`` is True when a constructor passes ``**kwargs`` on to
+        no class that names them, so names beyond ``parameters`` may be accepted too.
     """
     found: dict[str, Parameter] = {}
+    forwards = False
     for klass in method_class.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None or klass is object:
@@ -58,11 +63,11 @@ def method_parameters(method_class: type) -> list[Parameter]:
                 )
         if not forwards:
             break
-    return list(found.values())
+    return list(found.values()), forwards
 
 
 def check_params(method_class: type, name: str, params: Mapping[str, Any]) -> None:
-    """Refuse unknown hyperparameters and values of the wrong type, before any work.
+    """Refuse unknown or missing hyperparameters and values of the wrong type, before any work.
 
     Args:
         method_class: the method's class.
@@ -73,55 +78,26 @@ def check_params(method_class: type, name: str, params: Mapping[str, Any]) -> No
         MfbenchError: one line per problem, then the method's parameters with types and
             defaults.
     """
-    known = {p.name: p for p in method_parameters(method_class)}
+    parameters, open_ended = method_parameters(method_class)
+    known = {p.name: p for p in parameters}
     problems = []
     for key, value in params.items():
         if key not in known:
-            problems.append(f"method {name} has no parameter {key!r}")
+            if not open_ended:
+                problems.append(f"method {name} has no parameter {key!r}")
         elif not conforms(value, known[key].annotation):
+            hint = ""
+            if accepts_str(known[key].annotation) and not isinstance(value, str):
+                hint = f"; a --param value is JSON: write {key}='\"{value}\"' for text"
             problems.append(
-                f"parameter {key} of method {name} must be {_type_name(known[key].annotation)}, "
-                f"not {value!r} ({type(value).__name__})"
+                f"parameter {key} of method {name} must be {type_name(known[key].annotation)}, "
+                f"not {value!r} ({type(value).__name__}){hint}"
             )
+    problems += [
+        f"method {name} needs parameter {p.name!r} (no default)"
+        for p in parameters
+        if p.default is inspect.Parameter.empty and p.name not in params
+    ]
     if problems:
         listing = "\n".join(f"  {p.describe()}" for p in known.values()) or "  (none)"
         raise MfbenchError("\n".join([*problems, f"parameters of {name}:", listing]))
-
-
-def conforms(value: Any, annotation: Any) -> bool:
-    """Whether ``value`` (as JSON gives it) fits ``annotation``.
-
-    Checked: ``int`` (not ``bool``), ``float`` (an int is fine), ``bool``, ``str``, ``None``,
-    unions, ``Literal``, and the container type of ``list``, ``tuple`` (a list will do) and
-    ``dict`` annotations (not their items). Anything else is accepted.
-    """
-    if annotation is Any:
-        return True
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return any(conforms(value, arg) for arg in typing.get_args(annotation))
-    if origin is typing.Literal:
-        return value in typing.get_args(annotation)
-    if tuple in (origin, annotation):  # JSON has no tuples: a list stands for one
-        return isinstance(value, list | tuple)
-    if origin is not None:
-        return not isinstance(origin, type) or isinstance(value, origin)
-    if annotation in (None, type(None)):
-        return value is None
-    if annotation is bool:
-        return isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if isinstance(annotation, type):
-        return isinstance(value, annotation)
-    return True
-
-
-def _type_name(annotation: Any) -> str:
-    if annotation is Any:
-        return "any"
-    if isinstance(annotation, type) and typing.get_origin(annotation) is None:
-        return annotation.__name__
-    return str(annotation).replace("typing.", "").replace("NoneType", "None")

@@ -138,6 +138,7 @@ class Task(_Strict):
     changelog: list[ChangelogEntry] = Field(min_length=1)
 
     _file: Path | None = PrivateAttr(default=None)
+    _sha256: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _changelog_covers_version(self) -> Task:
@@ -156,7 +157,7 @@ class Task(_Strict):
         Returns:
             ``{"origin": "shipped" | "user" | "code", "file": name, "sha256": hex | None}``:
             shipped tasks live in :func:`mfbench.paths.tasks_dir`; the sha256 is that of the
-            file's bytes.
+            file's bytes when it was read.
         """
         if self._file is None:
             return {"origin": "code", "file": None, "sha256": None}
@@ -164,7 +165,7 @@ class Task(_Strict):
         return {
             "origin": "shipped" if shipped else "user",
             "file": self._file.name,
-            "sha256": hashlib.sha256(self._file.read_bytes()).hexdigest(),
+            "sha256": self._sha256,
         }
 
 
@@ -172,8 +173,9 @@ def load_task_file(path: Path) -> Task:
     """Parse and validate one task file."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        blob = path.read_bytes()
+        raw = yaml.safe_load(blob.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise TaskError(f"{path}: cannot read task file ({exc})") from exc
     if not isinstance(raw, dict):
         raise TaskError(f"{path}: a task file must be a YAML mapping")
@@ -184,6 +186,7 @@ def load_task_file(path: Path) -> Task:
     if task.task != path.stem:
         raise TaskError(f"{path}: task name {task.task!r} must match the file name")
     task._file = path
+    task._sha256 = hashlib.sha256(blob).hexdigest()
     return task
 
 

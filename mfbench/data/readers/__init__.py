@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from mfbench.data.frame import Frame
 from mfbench.errors import DataError, UnknownNameError
+from mfbench.type_check import conforms, type_name
 
 Reader = Callable[..., Iterator[Frame]]
 
@@ -42,25 +44,57 @@ def read_frames(format_name: str, source: Path, options: Mapping[str, Any]) -> I
     :class:`~.nested_json.LabelKeys`.
 
     Raises:
-        DataError: an option the reader does not take (the message lists those it takes).
+        DataError: an option the reader does not take or of the wrong type, or a required one
+            missing (the message lists the reader's options).
     """
     reader = get_reader(format_name)
-    accepted = [
-        name
-        for name, parameter in list(inspect.signature(reader).parameters.items())[1:]
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise DataError(
-            f"unknown reader option(s) {', '.join(unknown)} for format {format_name}; its "
-            f"options are: {', '.join(accepted) or 'none'}"
-        )
+    _check_options(reader, format_name, options)
     kwargs = dict(options)
     if format_name == "nested-json":
         from mfbench.data.readers.nested_json import LabelKeys
 
-        kwargs["fidelities"] = {
-            name: LabelKeys.from_mapping(keys) for name, keys in kwargs["fidelities"].items()
-        }
+        try:
+            kwargs["fidelities"] = {
+                name: LabelKeys.from_mapping(keys) for name, keys in kwargs["fidelities"].items()
+            }
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"reader option fidelities: {exc}") from exc
     return reader(source, **kwargs)
+
+
+def _check_options(reader: Reader, format_name: str, options: Mapping[str, Any]) -> None:
+    """Every option must be one the reader takes, of its type; every required one given.
+
+    Raises:
+        DataError: listing the reader's options, with types and defaults.
+    """
+    try:
+        hints = typing.get_type_hints(reader)
+    except Exception:  # an annotation that cannot be resolved: types are not checked
+        hints = {}
+    parameters = [
+        p
+        for p in list(inspect.signature(reader).parameters.values())[1:]
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    known = {p.name: hints.get(p.name, Any) for p in parameters}
+    problems = [f"unknown reader option {key}" for key in sorted(set(options) - set(known))]
+    problems += [
+        f"reader option {key} must be {type_name(known[key])}, not {value!r}"
+        for key, value in options.items()
+        if key in known and not conforms(value, known[key])
+    ]
+    problems += [
+        f"reader option {p.name} is required"
+        for p in parameters
+        if p.default is inspect.Parameter.empty and p.name not in options
+    ]
+    if problems:
+        described = ", ".join(
+            f"{p.name}: {type_name(known[p.name])}"
+            + ("" if p.default is inspect.Parameter.empty else f" = {p.default!r}")
+            for p in parameters
+        )
+        raise DataError(
+            f"{'; '.join(problems)} (format {format_name}); its options are: {described}"
+        )

@@ -82,7 +82,8 @@ def iter_nested_json(source: Path, *, fidelities: Mapping[str, LabelKeys]) -> It
     seen: dict[str, int] = {}  # material key → its position in the file
     try:
         with open_maybe_gzip(Path(source)) as handle:
-            for material_id, frames in ijson.kvitems(handle, "", use_float=True):
+            parsed = ijson.kvitems(handle, "", use_float=True, map_type=_KeysSeen)
+            for material_id, frames in parsed:
                 if material_id in seen:
                     raise DataError(
                         f"the material key appears twice in the file: as material "
@@ -97,6 +98,13 @@ def iter_nested_json(source: Path, *, fidelities: Mapping[str, LabelKeys]) -> It
                         file=path,
                         material=material_id,
                     )
+                if frames.repeated:
+                    raise DataError(
+                        "the frame id appears twice in this material; frame ids must be unique",
+                        file=path,
+                        material=material_id,
+                        frame=frames.repeated[0],
+                    )
                 for frame_id, record in frames.items():
                     yield _frame_from_record(path, material_id, frame_id, record, fidelities)
     except DataError:
@@ -105,6 +113,24 @@ def iter_nested_json(source: Path, *, fidelities: Mapping[str, LabelKeys]) -> It
         raise _locate_json_error(Path(source), exc) from exc
     if not seen:
         raise DataError(_empty_top_level(Path(source)), file=path)
+
+
+class _KeysSeen(dict):
+    """A JSON object that notes the keys written in it more than once (JSON keeps the last).
+
+    ``repeated`` lists them in order; a plain ``dict`` would drop the earlier values silently.
+    """
+
+    __slots__ = ("repeated",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.repeated: list[str] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in self:
+            self.repeated.append(key)
+        super().__setitem__(key, value)
 
 
 def _locate_json_error(source: Path, exc: BaseException) -> DataError:
@@ -160,6 +186,9 @@ def _frame_from_record(
     where = {"file": path, "material": material_id, "frame": frame_id}
     if not isinstance(record, Mapping):
         raise DataError(f"frame record is a {type(record).__name__}, not an object", **where)
+    if getattr(record, "repeated", None):
+        raise DataError("the key appears twice in the frame record", field=record.repeated[0],
+                        **where)  # fmt: skip
 
     def get(key: str, *, optional: bool = False) -> Any:
         try:

@@ -383,7 +383,14 @@ def iter_vasp(
         path = str(file.path)
         material_id = material_of(file, material_depth)
         run, n_kept = parse_vasprun(file.path, allow_truncated=allow_truncated)
-        functional = detect_functional(run.incar, run.parameters, run.potcar_symbols)
+        try:
+            functional = detect_functional(run.incar, run.parameters, run.potcar_symbols)
+        except (TypeError, ValueError) as exc:  # a tag value that is no number where one must be
+            raise DataError(
+                f"cannot tell the functional from the INCAR and parameters ({exc})",
+                file=path,
+                material=material_id,
+            ) from exc
         check_calculation(
             functional, fidelity, check_functional=check_functional, file=path, material=material_id
         )
