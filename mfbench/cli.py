@@ -285,15 +285,14 @@ def _metrics_row(record: dict[str, Any], subset: str) -> dict[str, Any]:
 def _evaluate(data: Any, model: str, args: argparse.Namespace) -> dict[str, Any]:
     from mfbench.atomic import write_json_atomic
     from mfbench.evaluation import evaluate_predictor
-    from mfbench.models.chgnet_pretrained import PretrainedChgnet, resolve_device
+    from mfbench.models.chgnet_pretrained import PretrainedChgnet
 
     task_name = data.task.task
     fraction = 1.0 if args.fraction is None else args.fraction
     if Path(model).is_dir():  # a run folder written by `mfbench run`
         from mfbench.runner import MethodPredictor, load_saved_method
 
-        device = resolve_device(args.device)
-        predictor: Any = MethodPredictor(load_saved_method(Path(model), device=device))
+        predictor: Any = MethodPredictor(load_saved_method(Path(model), device=args.device))
         fraction = _run_fraction(Path(model), task_name, args.fraction)
         model = predictor.name
     else:
@@ -367,7 +366,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from mfbench.tasks.data import TaskData
     from mfbench.tasks.definition import get_task
 
-    resolve_device(args.device)  # refuse a device this machine lacks before any work
+    args.device = resolve_device(args.device)  # refuse a device this machine lacks, up front
     data = TaskData.load(get_task(args.task))
     records = [_evaluate(data, model, args) for model in args.model]
     _print_evaluations(records)

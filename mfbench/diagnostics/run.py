@@ -67,8 +67,7 @@ def _task_sources(
             )
         low = FidelitySource(task.dataset.id, aux.fidelity, data.store)
     else:
-        if aux.dataset is None:
-            raise TaskError(f"task {task.task}: auxiliary data of kind dataset names no dataset")
+        assert aux.dataset is not None  # the task model requires it for kind "dataset"
         low = FidelitySource.from_spec(f"{aux.dataset.id}:{aux.fidelity}", extra_registry)
         found = low.store.meta.get("dataset", {}).get("version")
         if found != aux.dataset.version:

@@ -47,6 +47,10 @@ WEIGHT_SUFFIXES = (
 #: Files read with another suffix are hashed from this size on (bytes), to find renamed copies of
 #: known checkpoints; smaller ones cannot be a checkpoint of any model mfbench knows.
 HASHED_BYTES = 64 * 1024
+#: The fields of one entry of a record's ``checkpoints`` and their types (validation checks them).
+ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "name": (str, type(None)), "file": str, "sha256": str, "bytes": int, "how": str,
+}  # fmt: skip
 #: How an entry was found, as the record says it.
 HOW_PRETRAINED = "FitContext.pretrained_model"
 HOW_DECLARED = "FitContext.declare_checkpoint"
@@ -112,13 +116,14 @@ class CheckpointLog:
             folders in published records).
         """
         out = []
+        roots = _library_roots()
         for (real, sha), entry in self._entries.items():
             known = identify_checkpoint(sha256=sha) is not None
             if not known and not entry["forced"] and (entry["own"] or not _weights_like(real)):
                 continue
             name, how = self._names.get(real, (None, entry["how"]))
             out.append(
-                {"name": name, "file": _shown(real), "sha256": sha, "bytes": entry["bytes"],
+                {"name": name, "file": _shown(real, roots), "sha256": sha, "bytes": entry["bytes"],
                  "how": how}
             )  # fmt: skip
         return out
@@ -164,12 +169,17 @@ def _size(path: str) -> int:
         return 0
 
 
-def _shown(real: str) -> str:
-    """``real`` relative to the library folder holding it (site-packages), else its name."""
+def _library_roots() -> list[str]:
+    """Folders Python imports from (site-packages first of all), longest first, resolved."""
     roots = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")} | {
         p for p in sys.path if p and os.path.isdir(p)
     }
-    for root in sorted((os.path.realpath(r) for r in roots), key=len, reverse=True):
+    return sorted((os.path.realpath(r) for r in roots), key=len, reverse=True)
+
+
+def _shown(real: str, roots: Sequence[str]) -> str:
+    """``real`` relative to the library folder ``roots`` holding it, else its name alone."""
+    for root in roots:
         if real.startswith(root + os.sep):
             return Path(os.path.relpath(real, root)).as_posix()
     return Path(real).name

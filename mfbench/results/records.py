@@ -42,6 +42,7 @@ import numpy as np
 from mfbench.data.labels import LabelTable
 from mfbench.errors import MfbenchError, NotPreparedError, UnknownNameError
 from mfbench.evaluation import EvaluationFrames, predictions_file, score
+from mfbench.methods.checkpoint_log import ENTRY_TYPES as CHECKPOINT_ENTRY_TYPES
 from mfbench.results.agreement import differences
 from mfbench.runner import RESULT_SCHEMA, params_hash, validate_result
 from mfbench.tasks.data import TaskData
@@ -209,14 +210,8 @@ def _read_record(path: Path) -> dict[str, Any]:
 
 #: A sha256 as records write it.
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-#: Fields of one entry of a record's ``checkpoints`` and of ``method.source``, and their types.
-_CHECKPOINT_FIELDS = {
-    "name": (str, type(None)),
-    "file": str,
-    "sha256": str,
-    "bytes": int,
-    "how": str,
-}
+#: Fields of a record's ``method.source`` and their types (those of ``checkpoints`` entries are
+#: :data:`mfbench.methods.checkpoint_log.ENTRY_TYPES`).
 _SOURCE_FIELDS = {"module": str, "file": str, "sha256": str, "distribution": (str, type(None))}
 
 
@@ -251,7 +246,7 @@ def _check_provenance(record: dict[str, Any], problems: list[str]) -> None:
         problems.append(f"checkpoints: {type(checkpoints).__name__}, not a list")
         checkpoints = []
     entries = [
-        (f"checkpoints[{i}]", entry, _CHECKPOINT_FIELDS) for i, entry in enumerate(checkpoints)
+        (f"checkpoints[{i}]", entry, CHECKPOINT_ENTRY_TYPES) for i, entry in enumerate(checkpoints)
     ]
     entries.append(("method.source", _get(record, "method", dict).get("source"), _SOURCE_FIELDS))
     for where, entry, fields in entries:
