@@ -33,7 +33,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from mfbench.atomic import write_bytes_atomic
-from mfbench.errors import MfbenchError
+from mfbench.methods import FitDivergedError
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Recipe:
     train_atomref: bool = False
 
 
-class TrainingDivergedError(MfbenchError):
+class TrainingDivergedError(FitDivergedError):
     """The loss became NaN or infinite."""
 
 

@@ -167,10 +167,29 @@ def cmd_data_graphs(args: argparse.Namespace) -> int:
 
 
 def cmd_generate_surrogate(args: argparse.Namespace) -> int:
-    from mfbench.data.surrogate import generate
+    if args.teacher == "sevennet":
+        from mfbench.data import surrogate_teacher
 
-    report = generate(Path(args.out), seed=args.seed, limit_materials=args.limit_materials)
-    _print_json(report.to_dict() if hasattr(report, "to_dict") else report.__dict__)
+        try:
+            import sevenn  # noqa: F401
+        except ImportError as exc:
+            raise MfbenchError(
+                "generating the SevenNet-labelled dataset needs the sevenn package "
+                '(pip install -e ".[dev]"); using the shipped file does not'
+            ) from exc
+        report: Any = surrogate_teacher.generate(
+            Path(args.out), seed=args.seed or surrogate_teacher.DEFAULT_SEED,
+            limit_materials=args.limit_materials, workers=args.workers,
+            report_path=Path(args.report) if args.report else None,
+        )  # fmt: skip
+    else:
+        from mfbench.data import surrogate
+
+        report = surrogate.generate(
+            Path(args.out), seed=args.seed or surrogate.DEFAULT_SEED,
+            limit_materials=args.limit_materials,
+        )  # fmt: skip
+    _print_json(report.to_dict())
     return 0
 
 
@@ -220,11 +239,15 @@ def _summary_text(summary: dict[str, Any]) -> str:
             f"{summary['fingerprints'][side]}"
         )
     lines.append(f"  {'split':<14} {'':>6}  {'':>9}  {summary['fingerprints']['split']}")
-    lines += ["", "fraction   frames  materials  elements"]
+    lines += [
+        "",
+        "fraction   frames  materials  elements  test elements covered  test frames covered",
+    ]
     for row in summary["fractions"]:
         lines.append(
             f"  {row['fraction']:<8} {row['n_frames']:>6}  {row['n_materials']:>9}  "
-            f"{row['n_elements']:>8}"
+            f"{row['n_elements']:>8}  {row['test_elements_covered']:>12} of "
+            f"{row['test_elements']:<6}  {100 * row['test_frames_covered_share']:>18.1f} %"
         )
     fit = summary["train_reference_fit"]
     counts = fit["materials_per_element"]
@@ -708,10 +731,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(_table([_run_row(r) for r in records]))
     for line in _central_finding(records):
         print(line)
-    print(
-        "Labels are CHGNet surrogates, not DFT: these numbers test the pipeline and show the "
-        f"elemental-reference effect; cite none of them. Results: {Path(args.out) / task.task}"
-    )
+    if not task.citable:
+        print(
+            f"Labels from models, not r²SCAN ({get_dataset(task.dataset.id).title}): these "
+            "numbers test the pipeline and show the elemental-reference effect; do not cite them "
+            "as r²SCAN results."
+        )
+    print(f"Results: {Path(args.out) / task.task}")
     from mfbench.diagnostics.run import shift_diagnostics, summary_text, write_shift_outputs
     from mfbench.leaderboard import build_site
 
@@ -812,11 +838,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bond-cutoff", type=float, default=3.0, help="Å (CHGNet 0.3.0: 3)")
     p.set_defaults(func=cmd_data_graphs)
     p = data.add_parser(
-        "generate-surrogate", help="regenerate the embedded surrogate dataset with CHGNet"
+        "generate-surrogate",
+        help="regenerate an embedded surrogate dataset (v2: SevenNet-MF-0; v1: CHGNet)",
     )
     p.add_argument("--out", required=True, help="output .json.gz path")
-    p.add_argument("--seed", type=int, default=20261124)
+    p.add_argument(
+        "--teacher", choices=("sevennet", "chgnet"), default="sevennet",
+        help="sevennet: surrogate-sevennet v2 (needs sevenn); chgnet: surrogate-aflow v1",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=None, help="default: the shipped file's")
     p.add_argument("--limit-materials", type=int, default=None)
+    p.add_argument("--workers", type=int, default=2, help="relaxing processes (sevennet)")
+    p.add_argument("--report", default=None, help="write the generation report here (JSON)")
     p.set_defaults(func=cmd_generate_surrogate)
 
     tasks = commands.add_parser("tasks", help="benchmark tasks: list, show").add_subparsers(
@@ -945,7 +978,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path, help="result.json files or folders of runs")
     p.set_defaults(func=cmd_results_validate)
     p = results.add_parser(
-        "summarize", help="mean, std and bootstrap 95%% interval over seeds; scaling laws"
+        "summarize",
+        help="mean, std and Student-t 95%% interval over seeds (none for one seed); scaling laws",
     )
     p.add_argument("paths", nargs="+", type=Path, help="result.json files or folders of runs")
     p.add_argument(
@@ -1032,7 +1066,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "demo", help="the main job: every baseline trained and scored on the embedded dataset"
     )
-    p.add_argument("--task", default="surrogate-r2scan-quick")
+    p.add_argument("--task", default="sevennet-r2scan-quick")
     p.add_argument(
         "--method", action="append", help=f"repeatable (default: {', '.join(DEMO_METHODS)})"
     )

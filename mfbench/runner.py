@@ -46,6 +46,7 @@ from mfbench.methods.checkpoint_log import CheckpointLog
 from mfbench.methods.params import check_params
 from mfbench.paths import datasets_dir, home, locks_dir
 from mfbench.provenance import environment
+from mfbench.selection import applicable_grid, fit_and_select, grid_points
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 from mfbench.tasks.split import fingerprint
@@ -63,6 +64,8 @@ _REQUIRED = {
     "auxiliary_used", "checkpoints", "coverage", "metrics", "per_element_energy_mae",
     "training", "timing", "environment", "predictions",
 }  # fmt: skip
+#: Fields a record may have: ``selection`` when the task's grid chose hyperparameters.
+_OPTIONAL = {"selection"}
 
 
 def run_folder(out: Path, task: str, version: int, method: str, fraction: float, seed: int) -> Path:
@@ -137,7 +140,7 @@ def params_hash(params: dict[str, Any]) -> str:
 
 def validate_result(record: dict[str, Any]) -> None:
     """Raise ``ValueError`` when a result record lacks a field or has an unknown one."""
-    missing, unknown = _REQUIRED - set(record), set(record) - _REQUIRED
+    missing, unknown = _REQUIRED - set(record), set(record) - _REQUIRED - _OPTIONAL
     if record.get("schema") != RESULT_SCHEMA or missing or unknown:
         raise ValueError(
             f"invalid result record: schema {record.get('schema')!r}, "
@@ -223,7 +226,7 @@ def run(
         checkpoint_log.own_folder(folder)
         return _train_and_record(
             data, method, method_spec, fraction, seed, folder, checkpoint_log,
-            device=device, progress=progress, data_workers=data_workers,
+            given_params=params or {}, device=device, progress=progress, data_workers=data_workers,
         )  # fmt: skip
 
 
@@ -257,7 +260,7 @@ def completed_record(folder: Path, expected_params_hash: str) -> dict[str, Any] 
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         parsed, reason = None, f"unreadable ({exc})"
     else:
-        stated = _params_hash_of(parsed)
+        stated = protocol_params_hash(parsed)
         if stated is not None and stated != expected_params_hash:
             raise FileExistsError(
                 f"{folder} holds a result for other hyperparameters (params hash "
@@ -271,8 +274,16 @@ def completed_record(folder: Path, expected_params_hash: str) -> dict[str, Any] 
     return parsed
 
 
-def _params_hash_of(record: Any) -> str | None:
-    """The params hash a parsed record states, complete or not (None when it states none)."""
+def protocol_params_hash(record: Any) -> str | None:
+    """The params hash runs are grouped and resumed by (None when a record states none).
+
+    That of the hyperparameters asked for: ``selection.requested_params_hash`` when the task's
+    grid chose some of them (seeds may choose differently and are still one entry), else
+    ``method.params_hash``.
+    """
+    selection = record.get("selection") if isinstance(record, dict) else None
+    if isinstance(selection, dict) and isinstance(selection.get("requested_params_hash"), str):
+        return selection["requested_params_hash"]
     method = record.get("method") if isinstance(record, dict) else None
     stated = method.get("params_hash") if isinstance(method, dict) else None
     return stated if isinstance(stated, str) else None
@@ -354,6 +365,7 @@ def _train_and_record(
     folder: Path,
     checkpoint_log: CheckpointLog,
     *,
+    given_params: dict[str, Any],
     device: str,
     progress: bool,
     data_workers: int | None,
@@ -369,20 +381,40 @@ def _train_and_record(
     if found_checkpoints:
         logger.info("found checkpoints in %s: the method may resume from them", checkpoints)
 
-    seed_everything(seed)
     fidelity = data.task.target_fidelity
     train = FrameSet(data.store, data.split.train_fraction(fraction), fidelity)
     val = FrameSet(data.store, data.split.indices("val"), fidelity)
-    context = FitContext(
-        device=device, seed=seed, budget=data.task.budget,
-        checkpoint_dir=checkpoints, progress=progress,
-        auxiliary_sources=_auxiliary_sources(data, fraction),
-        data_workers=default_data_workers() if data_workers is None else data_workers,
-        checkpoints=checkpoint_log,
-    )  # fmt: skip
+    auxiliary = _auxiliary_sources(data, fraction)
+    used_auxiliary: list[str] = []
+
+    def context_for(checkpoint_dir: Path) -> FitContext:
+        seed_everything(seed)
+        return FitContext(
+            device=device, seed=seed, budget=data.task.budget,
+            checkpoint_dir=checkpoint_dir, progress=progress, auxiliary_sources=auxiliary,
+            used_auxiliary=used_auxiliary,
+            data_workers=default_data_workers() if data_workers is None else data_workers,
+            checkpoints=checkpoint_log,
+        )  # fmt: skip
+
+    requested = method.get_params()
+    spec = data.task.selection
+    grid = applicable_grid(spec.grid, requested, given_params) if spec else {}
+    selection: dict[str, Any] | None = None
     started = time.perf_counter()
-    with context.checkpoints.watching():
-        method.fit(train, val, context)
+    with checkpoint_log.watching():
+        if spec and grid:
+            selected = fit_and_select(
+                lambda point: method_class(**{**requested, **point}), grid_points(grid),
+                train, val, lambda index: context_for(checkpoints / f"candidate-{index}"),
+                spec.metric,
+            )  # fmt: skip
+            method = selected.method
+            selection = {"requested_params": requested,
+                         "requested_params_hash": params_hash(requested), "grid": grid,
+                         **selected.record}  # fmt: skip
+        else:
+            method.fit(train, val, context_for(checkpoints))
     fit_seconds = time.perf_counter() - started
     method.save(folder / "model")
     write_json_atomic(
@@ -394,7 +426,7 @@ def _train_and_record(
     frames = EvaluationFrames.of(data)
     structures = [data.store.structure(int(i)) for i in frames.needed]
     started = time.perf_counter()
-    with context.checkpoints.watching():
+    with checkpoint_log.watching():
         predicted = method.predict(structures)
     predict_seconds = time.perf_counter() - started
     blob = predictions_bytes(data.store.frame_ids[frames.needed], predicted)
@@ -427,8 +459,8 @@ def _train_and_record(
         "fraction": fraction,
         "n_train_frames": len(train),
         "seed": seed,
-        "auxiliary_used": list(context.used_auxiliary),
-        "checkpoints": context.checkpoints.entries(),
+        "auxiliary_used": list(used_auxiliary),
+        "checkpoints": checkpoint_log.entries(),
         **score(data, frames, predicted, fraction),
         "training": {
             "steps_run": getattr(method, "steps_run_", None),
@@ -447,6 +479,8 @@ def _train_and_record(
         "environment": environment(),
         "predictions": {"file": "predictions.npz", "sha256": hashlib.sha256(blob).hexdigest()},
     }  # fmt: skip
+    if selection is not None:
+        record["selection"] = selection
     validate_result(record)
     result_path = folder / "result.json"
     write_json_atomic(result_path, record)

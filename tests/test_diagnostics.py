@@ -187,6 +187,9 @@ def test_page_has_inline_svgs_and_nothing_external(surrogate: ShiftAnalysis) -> 
     assert 'http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;;' in html
     assert ">Pu</text>" in html and "offset -72.530" in html
     assert "Do not cite numbers measured on it" in html  # the dataset's caveat is shown
+    # the task's labels come from models: the page carries the not-citable banner
+    assert html.count('class="notice not-citable"') == 1
+    assert "Labels from models, not r²SCAN: do not cite as r²SCAN results" in html
     # untrusted text is escaped
     report = surrogate.report.model_copy(update={"notes": ["<script>alert(1)</script>"]})
     html = render_page(ShiftAnalysis(report, surrogate.points))

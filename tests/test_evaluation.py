@@ -96,6 +96,7 @@ def paired_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TaskData:
                 "split": {"salt": "a", "train": 0.6, "val": 0.1, "test": 0.3},
                 "fractions": {"salt": "b", "values": [0.0, 0.2, 1.0]},
                 "budget": {"epochs": 1, "batch_size": 4},
+                "citable": True,
                 "metrics": [{"name": "energy_mae", "unit": "meV/atom"}],
                 "changelog": [{"version": 1, "date": "2026-11-24", "change": "new"}],
             }

@@ -13,6 +13,7 @@ import base64
 import csv
 import hashlib
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -22,6 +23,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from pybtex.database import parse_string
 
@@ -29,6 +32,8 @@ from mfbench.data.checkpoints import identify_checkpoint
 from mfbench.leaderboard import SiteReport, build_site
 from mfbench.leaderboard.build import MANIFEST, templates_dir
 from mfbench.leaderboard.citations import submission_bibtex
+from mfbench.leaderboard.model import NOT_CITABLE_NOTICE
+from mfbench.leaderboard.plots import method_style
 from mfbench.leaderboard.safety import csv_cell, display_text, http_url, site_path, slug
 from mfbench.leaderboard.svg import UnsafeSvgError, badge, inline_svg
 from mfbench.leaderboard.tables import format_number
@@ -36,6 +41,7 @@ from mfbench.results import comparable, records_frame, summarize, validate_recor
 from mfbench.results.compliance import non_compliance
 from mfbench.runner import params_hash
 from mfbench.submissions import pack_submission
+from mfbench.tasks.definition import get_task
 
 from .factories import set_record_fields
 from .test_results import SEEDED
@@ -225,6 +231,23 @@ def _page(site: SiteReport, name: str = "index.html") -> _Page:
     return _Page((site.out / name).read_text(encoding="utf-8"))
 
 
+#: The task's own page, site-relative.
+TASK_PAGE = f"tasks/{TASK}.html"
+
+
+def _fraction_rows(site: SiteReport) -> list[dict[str, dict[str, Any]]]:
+    """The rows of every per-fraction table of the task page, each with its ``Fraction``."""
+    page = _page(site, TASK_PAGE)
+    rows = []
+    for key in page.tables:
+        if key.startswith(f"{TASK}-fraction-"):
+            fraction = key.removeprefix(f"{TASK}-fraction-")
+            rows += [
+                {**r, "Fraction": {"text": fraction, "sort": fraction}} for r in page.rows(key)
+            ]
+    return rows
+
+
 def _summary(out: Path) -> Any:
     """summarize() of the runs under ``out`` (all valid: the clean site accepts them all)."""
     records = [json.loads(p.read_text()) for p in sorted(out.rglob("result.json"))]
@@ -243,12 +266,16 @@ def _site_files(site: SiteReport) -> dict[str, bytes]:
 # ----------------------------------------------------------------------------- tests
 
 
-def test_the_index_table_holds_every_entry_and_fraction_with_summarize_means(
+def test_the_fraction_tables_hold_every_entry_and_fraction_with_summarize_means(
     runs: tuple[Path, Path], clean_site: SiteReport
 ) -> None:
     assert clean_site.n_records == clean_site.n_accepted == clean_site.n_ranked == 9
     assert not clean_site.rejected
-    rows = _page(clean_site).rows(f"{TASK}-results")
+    page = _page(clean_site, TASK_PAGE)
+    assert [k for k in page.tables if k.startswith(f"{TASK}-fraction-")] == [
+        f"{TASK}-fraction-{f:g}" for f in sorted(FRACTIONS, reverse=True)
+    ]
+    rows = _fraction_rows(clean_site)
     assert sorted((r["Method"]["text"], float(r["Fraction"]["sort"])) for r in rows) == sorted(
         (m, f) for m in ("composition-only", "seeded-composition") for f in FRACTIONS
     )
@@ -260,13 +287,16 @@ def test_the_index_table_holds_every_entry_and_fraction_with_summarize_means(
             (summary["method"] == method) & (summary["fraction"] == fraction)
         ].to_dict("records")
         assert float(row["Seeds"]["sort"]) == expected["n_seeds"]
-        assert row["Method"]["href"] == f"methods/{method}.html"
+        assert row["Method"]["href"] == f"../methods/{method}.html"
         for header, column in METRICS.items():
             assert float(row[header]["sort"]) == expected[f"{column}_mean"]
             assert row[header]["text"].startswith(format_number(expected[f"{column}_mean"]))
-    # seeded-composition's two seeds differ in energy: its cell shows the interval
+    # seeded-composition's two seeds differ in energy: its cell shows the interval; the one
+    # seed of composition-only has none
     seeded = [r for r in rows if r["Method"]["text"] == "seeded-composition"]
     assert all("(" in r["E MAE (meV/atom)"]["text"] for r in seeded)
+    single = [r for r in rows if r["Method"]["text"] == "composition-only"]
+    assert all("(" not in r["E MAE (meV/atom)"]["text"] for r in single)
     # within a fraction, ranks follow the energy MAE
     for fraction in FRACTIONS:
         ranked = sorted(
@@ -287,8 +317,9 @@ def test_summary_at_the_largest_fraction(clean_site: SiteReport) -> None:
 def test_downloads_exist_parse_and_agree_with_the_table(
     runs: tuple[Path, Path], clean_site: SiteReport
 ) -> None:
-    page = _page(clean_site)
-    assert {f"tasks/{TASK}.results.csv", f"tasks/{TASK}.scaling.json"} <= set(page.links)
+    page = _page(clean_site, TASK_PAGE)
+    assert {f"../tasks/{TASK}.results.csv", f"../tasks/{TASK}.scaling.json"} <= set(page.links)
+    assert f"../tasks/{TASK}.fraction-0.1.csv" in page.links
     downloads = [
         (path.parent / link).resolve()
         for path in clean_site.pages
@@ -304,7 +335,7 @@ def test_downloads_exist_parse_and_agree_with_the_table(
             assert list(csv.DictReader(path.read_text().splitlines()))
 
     table = {
-        (r["Method"]["text"], float(r["Fraction"]["sort"])): r for r in page.rows(f"{TASK}-results")
+        (r["Method"]["text"], float(r["Fraction"]["sort"])): r for r in _fraction_rows(clean_site)
     }
     stem = clean_site.out / "tasks" / f"{TASK}.results"
     from_csv = list(csv.DictReader(Path(f"{stem}.csv").read_text().splitlines()))
@@ -324,14 +355,19 @@ def test_downloads_exist_parse_and_agree_with_the_table(
             row_json["energy_mae_mev_per_atom_ci_low"],
             row_json["energy_mae_mev_per_atom_ci_high"],
         )
-        assert (low, high) == (
+        ends = (
             expected["energy_mae_mev_per_atom_ci_low"],
             expected["energy_mae_mev_per_atom_ci_high"],
         )
+        if expected["n_seeds"] == 1:  # no interval: empty in the CSV, null in the JSON
+            assert all(np.isnan(ends)) and (low, high) == (None, None)
+            assert row_csv["energy_mae_mev_per_atom_ci_low"] == ""
+        else:
+            assert (low, high) == ends and low < high
 
 
 def test_plots_are_inline_svg_with_no_external_reference(clean_site: SiteReport) -> None:
-    text = (clean_site.out / "index.html").read_text()
+    text = (clean_site.out / TASK_PAGE).read_text()
     svgs = re.findall(r"<svg\b.*?</svg>", text, flags=re.S)
     assert len(svgs) == 2  # energy and force MAE against training frames
     for svg in svgs:
@@ -430,10 +466,11 @@ def test_hostile_names_and_urls_are_inert(hostile_site: SiteReport) -> None:
     assert params["preview"]["href"] is None
     assert params["paper"]["href"] == "https://example.org/paper?a=1&b=2"
     # the plots carry the name as escaped text, never as markup
-    for svg in re.findall(r"<svg\b.*?</svg>", index, flags=re.S):
+    task_page = pages[TASK_PAGE]
+    for svg in re.findall(r"<svg\b.*?</svg>", task_page, flags=re.S):
         ET.fromstring(svg)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in "".join(
-        re.findall(r"<svg\b.*?</svg>", index, flags=re.S)
+        re.findall(r"<svg\b.*?</svg>", task_page, flags=re.S)
     )
     # downloads keep the name as data; JSON escapes the angle brackets
     results = hostile_site.out / "tasks" / f"{TASK}.results"
@@ -457,7 +494,7 @@ def test_a_path_in_a_method_name_writes_nothing_outside_the_site(
     assert outside == []
     inside = [p.relative_to(site).as_posix() for p in site.rglob("*evil*")]
     assert f"methods/evil-{slug(TRAVERSAL_NAME)[-10:]}.html" in inside
-    rows = _page(hostile_site).rows(f"{TASK}-results")
+    rows = _page(hostile_site).rows(f"{TASK}-summary")
     (row,) = [r for r in rows if r["Method"]["text"] == TRAVERSAL_NAME]
     assert row["Method"]["href"] == f"methods/{slug(TRAVERSAL_NAME)}.html"
 
@@ -472,7 +509,7 @@ def test_a_tampered_record_is_listed_as_rejected_and_not_ranked(
     assert row["Record"]["text"] == "records/tampered/result.json"
     assert "metrics.all.energy_mae_mev_per_atom: stored 12.5" in row["Problems"]["text"]
     assert str(rejected.path.parent.parent) not in row["Problems"]["text"]  # no local folders
-    methods = {r["Method"]["text"] for r in page.rows(f"{TASK}-results")}
+    methods = {r["Method"]["text"] for r in page.rows(f"{TASK}-summary")}
     assert TAMPERED_NAME not in methods and XSS_NAME in methods
     assert not (hostile_site.out / "methods" / f"{TAMPERED_NAME}.html").exists()
     rejected_json = json.loads((hostile_site.out / "rejected.json").read_text())
@@ -519,7 +556,7 @@ def test_a_packed_submission_shows_its_metadata(runs: tuple[Path, Path], tmp_pat
     assert [str(p) for p in entry.persons["author"]] == ["Example, Ada", "Example, Bo"]
     index = (site.out / "index.html").read_text()
     assert '<a href="methods/composition-only.html">composition-only</a>: Ada Example' in index
-    ranked = {r["Method"]["text"] for r in _page(site).rows(f"{TASK}-results")}
+    ranked = {r["Method"]["text"] for r in _page(site).rows(f"{TASK}-summary")}
     assert ranked == {"composition-only"}
     for page in site.pages:
         assert 'href="javascript:' not in page.read_text().lower()
@@ -594,8 +631,8 @@ def test_transfer_gains_of_the_committed_baselines_follow_from_their_mae(tmp_pat
         "energy_mae_mev_per_atom_gain_vs_scratch"
     ]
     assert refit > 0 > frozen
-    index = (site.out / "index.html").read_text()
-    assert 'id="surrogate-r2scan-quick-gains"' in index and "E vs zero-shot" in index
+    task_page = (site.out / "tasks" / "surrogate-r2scan-quick.html").read_text()
+    assert 'id="surrogate-r2scan-quick-gains"' in task_page and "E vs zero-shot" in task_page
 
 
 def test_a_tampered_or_non_compliant_submission_is_not_ranked(
@@ -615,8 +652,8 @@ def test_a_tampered_or_non_compliant_submission_is_not_ranked(
     seeded = runs[1] / TASK / "v1" / "seeded-composition"
     site = build_site([tampered.parent, flagged.parent, seeded], tmp_path / "site")
     index = (site.out / "index.html").read_text()
-    page = _page(site)
-    ranked = {r["Method"]["text"] for r in page.rows(f"{TASK}-results")}
+    page = _page(site, TASK_PAGE)
+    ranked = {r["Method"]["text"] for r in _fraction_rows(site)}
     assert ranked == {"seeded-composition"}
     assert "rejected, its runs are not shown" in index
     assert "predictions.npz: manifest has" in index
@@ -636,8 +673,8 @@ def test_a_tampered_or_non_compliant_submission_is_not_ranked(
 def test_other_hyperparameters_make_another_entry_and_a_repeated_run_is_set_apart(
     hostile_site: SiteReport,
 ) -> None:
-    page = _page(hostile_site)
-    labels = {r["Method"]["text"] for r in page.rows(f"{TASK}-results")}
+    page = _page(hostile_site, TASK_PAGE)
+    labels = {r["Method"]["text"] for r in _fraction_rows(hostile_site)}
     real = params_hash({"fallback": -5.0})[:8]
     assert {f"composition-only [{real}]", f"composition-only [{VARIANT}]"} <= labels
     assert "composition-only" not in labels
@@ -654,20 +691,20 @@ def test_other_hyperparameters_make_another_entry_and_a_repeated_run_is_set_apar
 def test_a_run_from_the_shipped_r2scan_model_is_a_reference_row_not_ranked(
     runs: tuple[Path, Path], hostile_site: SiteReport
 ) -> None:
-    page = _page(hostile_site)
-    ranked = [r["Method"]["text"] for r in page.rows(f"{TASK}-results")]
-    summary = [r["Method"]["text"] for r in page.rows(f"{TASK}-summary")]
+    page = _page(hostile_site, TASK_PAGE)
+    ranked = [r["Method"]["text"] for r in _fraction_rows(hostile_site)]
+    summary = [r["Method"]["text"] for r in _page(hostile_site).rows(f"{TASK}-summary")]
     scaling = [r["Method"]["text"] for r in page.rows(f"{TASK}-scaling")]
     assert ranked and summary and scaling
     assert all("r2scan" not in label for label in ranked + summary + scaling)
-    index = (hostile_site.out / "index.html").read_text()
-    svgs = "".join(re.findall(r"<svg\b.*?</svg>", index, flags=re.S))
+    task_page = (hostile_site.out / TASK_PAGE).read_text()
+    svgs = "".join(re.findall(r"<svg\b.*?</svg>", task_page, flags=re.S))
     assert f"composition-only [{VARIANT}]" in svgs and "base_model" not in svgs
-    assert "<h3>Reference rows (not ranked: non-compliant)</h3>" in index
+    assert '<h2 id="reference">Reference rows (not ranked: non-compliant)</h2>' in task_page
 
     (row,) = page.rows(f"{TASK}-reference")
     assert row["Method"]["text"] == R2SCAN_LABEL
-    assert row["Method"]["href"] == "methods/composition-only.html"
+    assert row["Method"]["href"] == "../methods/composition-only.html"
     assert "Rank" not in row
     assert (float(row["Fraction"]["sort"]), row["Seeds"]["text"]) == (1.0, "1")
     reason = row["Reason"]["text"]
@@ -688,10 +725,11 @@ def test_a_run_from_the_shipped_r2scan_model_is_a_reference_row_not_ranked(
     assert "rank" not in from_json
     for column in METRICS.values():
         assert float(from_csv[f"{column}_mean"]) == from_json[f"{column}_mean"] == stored[column]
-    assert f"tasks/{TASK}.reference.csv" in page.links
-    for name in ("results", "summary", "scaling"):
+    assert f"../tasks/{TASK}.reference.csv" in page.links
+    for name in ("results", "summary", "scaling", "fraction-1"):
         download = (hostile_site.out / "tasks" / f"{TASK}.{name}.csv").read_text()
-        assert "r2scan" not in download, name
+        rows = list(csv.DictReader(download.splitlines()))
+        assert rows and all("r2scan" not in r["method"] for r in rows), name
 
     # the method page lists it, marked; it gets no badge
     method = (hostile_site.out / "methods" / "composition-only.html").read_text()
@@ -864,13 +902,13 @@ def test_the_index_in_headless_chromium(clean_site: SiteReport, tmp_path: Path) 
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,2000"):
         options.add_argument(argument)
-    index = clean_site.out / "index.html"
+    index = clean_site.out / "tasks" / f"{TASK}.html"
     with webdriver.Chrome(options=options, service=Service(CHROMEDRIVER)) as browser:
         browser.get(index.as_uri())
-        table = browser.find_element(By.CSS_SELECTOR, f"table#{TASK}-results")
+        table = browser.find_element(By.CSS_SELECTOR, f"table[id='{TASK}-fraction-1']")
         rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
-        # two entries (composition-only, seeded-composition) at three fractions
-        assert len(rows) == 6
+        # two entries (composition-only, seeded-composition) at fraction 1
+        assert len(rows) == 2
         assert {r.find_elements(By.TAG_NAME, "td")[1].text for r in rows} == {
             "composition-only", "seeded-composition"
         }  # fmt: skip
@@ -886,7 +924,7 @@ def test_the_index_in_headless_chromium(clean_site: SiteReport, tmp_path: Path) 
         button = table.find_element(By.XPATH, f".//thead//button[contains(., '{energy}')]")
         button.click()
         ascending = column(energy)
-        assert ascending == sorted(ascending) and ascending != column("Fraction")[::-1]
+        assert ascending == sorted(ascending)
         button.click()
         assert column(energy) == sorted(ascending, reverse=True)
 
@@ -902,3 +940,168 @@ def test_the_index_in_headless_chromium(clean_site: SiteReport, tmp_path: Path) 
             assert browser.find_element(By.TAG_NAME, "body").text.strip(), link
         browser.get(index.as_uri())
         assert browser.save_screenshot(str(tmp_path / "index.png"))
+
+        # a phone: the page never scrolls sideways; a table scrolls inside its wrapper while
+        # rank, method and the ranked metric stay in view
+        browser.set_window_size(375, 800)
+        width = "return document.documentElement.clientWidth"
+        overflow = "return document.documentElement.scrollWidth"
+        for page in (clean_site.out / "index.html", index):
+            browser.get(page.as_uri())
+            assert browser.execute_script(width) <= 375
+            assert browser.execute_script(overflow) <= browser.execute_script(width), page
+        table = browser.find_element(By.CSS_SELECTOR, f"table[id='{TASK}-fraction-1']")
+        wrapper = table.find_element(By.XPATH, "..")
+        cells = table.find_elements(By.CSS_SELECTOR, "tbody tr:first-child td")
+        before = [c.location["x"] for c in cells[:4]]
+        browser.execute_script("arguments[0].scrollLeft = 400", wrapper)
+        assert browser.execute_script("return arguments[0].scrollLeft", wrapper) > 0
+        after = [c.location["x"] for c in cells[:4]]
+        # (the table's 1 px left border scrolls away under the sticky cells)
+        assert all(abs(a - b) <= 1 for a, b in zip(after[:3], before[:3], strict=True))
+        assert after[3] < before[3] - 100
+
+
+# ----------------------------------------------------------------------------- an honest site
+
+
+def test_every_page_download_and_badge_of_a_model_labelled_task_says_not_citable(
+    clean_site: SiteReport,
+) -> None:
+    assert get_task(TASK).citable is False  # surrogate-r2scan: labels from CHGNet models
+    for path in clean_site.pages:
+        text = path.read_text()
+        assert f'<div class="notice not-citable" role="note">Not citable. {NOT_CITABLE_NOTICE}' in (
+            text
+        ), path
+    downloads = [p for p in clean_site.files if p.parent.name in {"tasks", "methods"}]
+    csvs = [p for p in downloads if p.suffix == ".csv"]
+    assert len(csvs) > 15
+    for path in csvs:
+        frame = pd.read_csv(path)  # no options: pandas reads every download as it is
+        assert list(frame.columns[-2:]) == ["citable", "notice"], path
+        assert frame["citable"].tolist() == [False] * len(frame), path
+        assert all(n.startswith(NOT_CITABLE_NOTICE) for n in frame["notice"]), path
+    for path in (p for p in downloads if p.suffix == ".json"):
+        rows = json.loads(path.read_text())["rows"]
+        assert all(r["citable"] is False and NOT_CITABLE_NOTICE in r["notice"] for r in rows)
+    badges = [p for p in clean_site.files if p.suffix == ".svg"]
+    assert badges
+    for path in badges:
+        assert "not citable" in "".join(ET.fromstring(path.read_text()).itertext()), path
+
+
+def test_one_table_per_fraction_with_an_interval_only_from_two_seeds(
+    runs: tuple[Path, Path], clean_site: SiteReport
+) -> None:
+    stem = clean_site.out / "tasks" / f"{TASK}.fraction-1"
+    frame = pd.read_csv(f"{stem}.csv").set_index("method")
+    assert set(frame["fraction"]) == {1.0} and list(frame["rank"]) == [1, 2]
+    column = "energy_mae_mev_per_atom"
+    single = frame.loc["composition-only"]
+    assert single["n_seeds"] == 1
+    assert np.isnan(single[f"{column}_ci_low"]) and np.isnan(single[f"{column}_ci_high"])
+    # seeded-composition's two seeds: mean ± t_{0.975, 1} · s / √2, s = |a - b| / √2 with
+    # ddof 1, and t_{0.975, 1} = tan(0.475 π) (Student's t with one degree of freedom is Cauchy)
+    values = [
+        json.loads(p.read_text())["metrics"]["all"][column]
+        for p in sorted(
+            (runs[1] / TASK / "v1" / "seeded-composition" / "fraction-1").rglob("*.json")
+        )
+        if p.name == "result.json"
+    ]
+    assert len(values) == 2
+    half = math.tan(0.475 * math.pi) * abs(values[0] - values[1]) / 2
+    seeded = frame.loc["seeded-composition"]
+    assert seeded[f"{column}_ci_low"] == pytest.approx(np.mean(values) - half, rel=1e-9)
+    assert seeded[f"{column}_ci_high"] == pytest.approx(np.mean(values) + half, rel=1e-9)
+    # the ranked metric beside the covered share, the covered energy MAE and Ef MAE
+    (headers,) = [
+        t["headers"]
+        for k, t in _page(clean_site, TASK_PAGE).tables.items()
+        if k == f"{TASK}-fraction-1"
+    ]
+    assert headers[:6] == [
+        "Rank",
+        "Method",
+        "E MAE (meV/atom)",
+        "Covered share",
+        "E MAE covered (meV/atom)",
+        "Ef MAE (meV/atom)",
+    ]
+    assert headers[-1] == "Seeds"
+    rows = {r["Method"]["text"]: r for r in _page(clean_site, TASK_PAGE).rows(f"{TASK}-fraction-1")}
+    assert rows["composition-only"]["Seeds"]["text"] == "1"
+    assert "(" not in rows["composition-only"]["E MAE (meV/atom)"]["text"]
+
+
+def test_no_power_law_through_two_fractions_and_the_page_says_why(clean_site: SiteReport) -> None:
+    # fractions 0, 0.1 and 1: 155 and 1,516 frames are at or above the task's 100
+    text = (clean_site.out / TASK_PAGE).read_text()
+    assert (
+        "No power law for any method: only 2 fractions with ≥ 100 training frames (and a "
+        "positive MAE); a power law needs 3." in text
+    )
+    scaling = pd.read_csv(clean_site.out / "tasks" / f"{TASK}.scaling.csv")
+    assert (scaling["n_points"] == 0).all() and scaling["slope"].isna().all()
+    assert scaling["prefactor"].isna().all() and scaling["r2"].isna().all()
+    assert scaling["no_fit_reason"].str.startswith("only 2 fractions with ≥ 100").all()
+    assert "power-law fit" not in "".join(re.findall(r"<svg\b.*?</svg>", text, flags=re.S))
+
+
+def test_the_paper_check_is_on_the_task_page(clean_site: SiteReport) -> None:
+    page = _page(clean_site, TASK_PAGE)
+    assert (
+        '<h2 id="paper">Does this reproduce the paper?</h2>'
+        in (clean_site.out / TASK_PAGE).read_text()
+    )
+    rows = page.rows(f"{TASK}-paper-check")
+    assert len(rows) == 3
+    # none of the paper's methods ran here: nothing can be measured, and the page says so
+    assert {r["Verdict"]["text"] for r in rows} == {"not measurable"}
+    assert all(r["Detail"]["text"] for r in rows)
+
+
+def test_each_method_keeps_its_colour_and_plain_tick_labels(clean_site: SiteReport) -> None:
+    text = (clean_site.out / TASK_PAGE).read_text()
+    svgs = re.findall(r"<svg\b.*?</svg>", text, flags=re.S)
+    assert len(svgs) == 2
+    for method in ("composition-only", "seeded-composition"):
+        color, _ = method_style(method)
+        assert all(color in svg for svg in svgs), method
+    for svg in svgs:
+        texts = [t.strip() for t in ET.fromstring(svg).itertext() if t.strip()]
+        assert not any(re.search(r"e[+-]\d|\^|mathdefault|×10", t) for t in texts), texts
+        ticks = [t for t in texts if re.fullmatch(r"[\d,.]+", t)]
+        assert len(ticks) >= 4 and all(float(t.replace(",", "")) > 0 for t in ticks)
+
+
+def test_pages_carry_the_markers_of_a_phone_layout(clean_site: SiteReport) -> None:
+    for path in clean_site.pages:
+        text = path.read_text()
+        assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in text
+        # every table sits in a wrapper that scrolls sideways, the page never does
+        assert text.count("<table ") == len(
+            re.findall(r'<div class="scroll"[^>]*>\n<table ', text)
+        ), path
+        assert "@media (max-width: 48rem)" in text and "position: sticky" in text
+        assert not re.search(r"(?<!max-)width:\s*\d{3,}px", text), path
+    for name, key in (("index.html", f"{TASK}-summary"), (TASK_PAGE, f"{TASK}-fraction-1")):
+        text = (clean_site.out / name).read_text()
+        (table,) = re.findall(
+            rf'<table id="{re.escape(key)}" class="([^"]*)">(.*?)</table>', text, re.S
+        )
+        assert "sticky" in table[0].split()
+        heads = re.findall(r'<th scope="col"(?: class="([^"]*)")?>([^<]*)</th>', table[1])
+        assert heads[:3] == [
+            ("stick stick-1", "Rank"),
+            ("stick stick-2", "Method"),
+            ("stick stick-3", "E MAE (meV/atom)"),
+        ]
+        assert all(cls == "" for cls, _ in heads[3:])
+        first_row = re.search(r"<tbody>\n<tr>(.*?)</tr>", table[1], re.S).group(1)
+        assert re.findall(r'<td class="([^"]*)"', first_row)[:3] == [
+            "num stick stick-1",
+            "stick stick-2",
+            "num stick stick-3",
+        ]

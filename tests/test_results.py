@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any, Self
@@ -357,7 +358,7 @@ def test_records_frame_and_summarize_by_hand(out: Path) -> None:
     )
     assert "n_frames" not in frame.columns
 
-    summary = summarize(frame, n_boot=500)
+    summary = summarize(frame)
     assert len(summary) == 1
     row = summary.iloc[0]
     assert row["n_seeds"] == 3 and row["seeds"] == SEEDS and row["n_train_frames"] == 375
@@ -370,24 +371,60 @@ def test_records_frame_and_summarize_by_hand(out: Path) -> None:
             assert row[f"{prefix}{metric}_std"] == pytest.approx(values.std(ddof=1), rel=1e-12)
 
 
-def test_bootstrap_interval_is_reproducible_and_holds_the_mean(out: Path) -> None:
-    frame = records_frame(_seeded_records(out))
-    metric = ["energy_mae_mev_per_atom"]
-    first = summarize(frame, metrics=metric, seed=7).iloc[0]
-    again = summarize(frame, metrics=metric, seed=7).iloc[0]
-    pd.testing.assert_series_equal(first, again)
-    low, mean, high = (first[f"energy_mae_mev_per_atom_{s}"] for s in ("ci_low", "mean", "ci_high"))
-    values = frame["energy_mae_mev_per_atom"].to_numpy()
-    assert values.min() <= low < mean < high <= values.max()
-    # the documented recipe: 2000 resamples of the seeds from default_rng(seed), percentiles
-    resampled = values[np.random.default_rng(7).integers(0, 3, size=(2000, 3))].mean(axis=1)
-    assert (low, high) == tuple(np.percentile(resampled, [2.5, 97.5]))
+def t_quantile(p: float, df: int) -> float:
+    """Student's t quantile in closed form, for 1 and 2 degrees of freedom (by hand).
 
-    single = summarize(frame.iloc[:1], metrics=metric).iloc[0]
-    value = frame["energy_mae_mev_per_atom"].iloc[0]
-    assert single["n_seeds"] == 1 and np.isnan(single["energy_mae_mev_per_atom_std"])
-    assert single["energy_mae_mev_per_atom_ci_low"] == single["energy_mae_mev_per_atom_ci_high"]
-    assert single["energy_mae_mev_per_atom_ci_low"] == value
+    df 1 (Cauchy): ``tan(π (p - 1/2))``; df 2: ``(2p - 1) / sqrt(2 p (1 - p))``.
+    """
+    if df == 1:
+        return math.tan(math.pi * (p - 0.5))
+    if df == 2:
+        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
+    raise ValueError(df)
+
+
+def test_three_seeds_give_the_student_t_interval_of_the_mean(out: Path) -> None:
+    frame = records_frame(_seeded_records(out))
+    metric = "energy_mae_mev_per_atom"
+    row = summarize(frame, metrics=[metric]).iloc[0]
+    values = frame[metric].to_numpy()
+    # by hand: t_{0.975, 2} = 4.3027, s with ddof 1
+    mean = values.sum() / 3
+    s = np.sqrt(((values - mean) ** 2).sum() / 2)
+    half = t_quantile(0.975, 2) * s / np.sqrt(3)
+    assert t_quantile(0.975, 2) == pytest.approx(4.3027, abs=1e-4)  # the printed tables
+    assert row[f"{metric}_ci_low"] == pytest.approx(mean - half, rel=1e-12)
+    assert row[f"{metric}_ci_high"] == pytest.approx(mean + half, rel=1e-12)
+    # a bootstrap of three seeds never leaves [min, max]; the t interval of 3 seeds does
+    assert row[f"{metric}_ci_low"] < values.min() and values.max() < row[f"{metric}_ci_high"]
+    assert summarize(frame, metrics=[metric]).equals(summarize(frame, metrics=[metric]))
+
+
+def test_one_seed_has_no_interval_and_no_spread(out: Path) -> None:
+    frame = records_frame(_seeded_records(out))
+    metric = "energy_mae_mev_per_atom"
+    single = summarize(frame.iloc[:1], metrics=[metric]).iloc[0]
+    assert single["n_seeds"] == 1
+    assert single[f"{metric}_mean"] == frame[metric].iloc[0]
+    for stat in ("std", "ci_low", "ci_high"):
+        assert np.isnan(single[f"{metric}_{stat}"]), stat
+
+
+def test_t_interval_by_hand_and_its_edge_cases() -> None:
+    from mfbench.results.aggregate import t_interval
+
+    # two seeds: t_{0.975, 1} = tan(0.475 π) = 12.706, s = |a - b| / sqrt(2) = sqrt(2)
+    low, high = t_interval(np.array([10.0, 12.0]))
+    half = t_quantile(0.975, 1) * np.sqrt(2.0) / np.sqrt(2.0)
+    assert (low, high) == pytest.approx((11.0 - half, 11.0 + half), rel=1e-12)
+    # 90 %, three seeds 1, 2, 3: s = 1, t_{0.95, 2} = 0.9 / sqrt(0.095) = 2.92
+    low, high = t_interval(np.array([1.0, 2.0, 3.0]), level=0.9)
+    half = t_quantile(0.95, 2) / np.sqrt(3)
+    assert (low, high) == pytest.approx((2 - half, 2 + half), rel=1e-12)
+    assert all(np.isnan(t_interval(np.array([5.0]))))
+    assert all(np.isnan(t_interval(np.array([1.0, np.nan, 3.0]))))
+    with pytest.raises(ValueError, match="level"):
+        summarize(pd.DataFrame(), metrics=[], level=1.0)
 
 
 def test_other_hyperparameters_are_not_pooled(out: Path) -> None:

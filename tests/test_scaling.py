@@ -9,12 +9,15 @@ import pandas as pd
 import pytest
 
 from mfbench.results.scaling import (
+    TABLE_COLUMNS,
     Bound,
     data_efficiency_factor,
     fit_power_law,
+    fit_power_law_seeds,
     frames_to_reach,
     learning_curve_area,
     mae_at_frames,
+    no_fit_reason,
     scaling_table,
     transfer_gain,
     transfer_gain_table,
@@ -73,21 +76,66 @@ def test_zero_frames_and_bad_mae_are_left_out() -> None:
     assert fit.n_points == 13
 
 
-def test_fewer_than_two_distinct_frames_give_no_fit() -> None:
+def test_fewer_than_three_distinct_frames_give_no_fit() -> None:
     assert fit_power_law(N, power_law(N), min_frames=1e5) is None  # one point qualifies
     assert fit_power_law(N, power_law(N), min_frames=2e5) is None  # none qualify
     assert fit_power_law([1e3, 1e3], [10.0, 12.0], min_frames=0) is None  # two seeds, one n
+    # two fractions with repeated seeds are still two points: no line through them
+    assert fit_power_law([1e3, 1e3, 1e4, 1e4], [10.0, 12.0, 5.0, 6.0], min_frames=0) is None
+    assert fit_power_law(N[-3:], power_law(N[-3:]), min_frames=0) is not None
+
+
+def test_the_committed_demo_curve_through_two_points_is_not_fitted() -> None:
+    # the demo task before this rule: 2 fractions >= 50 frames gave R² = 1.00 and a prefactor
+    # of 16,799,909 meV/atom; now there is no fit, and the reason says why
+    n, mae = [0.0, 187.0, 375.0], [1077.0, 913.0, 450.0]
+    assert fit_power_law(n, mae, min_frames=50) is None
+    assert no_fit_reason(n, mae, min_frames=50) == (
+        "only 2 fractions with ≥ 50 training frames (and a positive MAE); a power law needs 3"
+    )
+    assert no_fit_reason([10.0], [5.0], min_frames=1000).startswith("no fraction with ≥ 1,000")
+    assert no_fit_reason(N, power_law(N), min_frames=0) is None
 
 
 def test_repeated_frames_are_fitted_as_seeds() -> None:
-    n = np.repeat([1e3, 1e4], 2)
-    mae = np.array([10.0, 12.0, 5.0, 6.0])
+    n = np.repeat([1e3, 1e4, 1e5], 2)
+    mae = np.array([10.0, 12.0, 5.0, 6.0, 2.5, 3.0])
     fit = fit_power_law(n, mae, min_frames=0)
     assert fit is not None
-    # the fit goes through the geometric means of the two seeds at each n
-    expected = math.log10(math.sqrt(5.0 * 6.0) / math.sqrt(10.0 * 12.0))
-    assert fit.slope == pytest.approx(expected, rel=1e-12)
+    # the fit goes through the geometric means of the two seeds at each n: a factor 2 per decade
+    assert fit.slope == pytest.approx(-math.log10(2.0), rel=1e-12)
     assert fit.r2 < 1.0
+
+
+def test_seed_fits_average_the_parameters_with_a_t_interval() -> None:
+    # three seeds, exact power laws with slopes -0.3, -0.4, -0.5 and prefactors 200, 300, 400
+    slopes, prefactors = [-0.3, -0.4, -0.5], [200.0, 300.0, 400.0]
+    curves = [(N, power_law(N, a, b)) for a, b in zip(prefactors, slopes, strict=True)]
+    fit = fit_power_law_seeds(curves, min_frames=0)
+    assert fit is not None and fit.n_seeds == 3
+    assert fit.law.slope == pytest.approx(-0.4, abs=1e-12)
+    logs = np.log10(prefactors)
+    assert fit.law.prefactor == pytest.approx(10 ** logs.mean(), rel=1e-12)
+    # by hand: t_{0.975, 2} = 0.95 / sqrt(2 · 0.975 · 0.025) = 4.3027; slopes have s = 0.1
+    t = 0.95 / math.sqrt(2 * 0.975 * 0.025)
+    half = t * 0.1 / math.sqrt(3)
+    assert fit.slope_ci == pytest.approx((-0.4 - half, -0.4 + half), rel=1e-9)
+    half_log = t * logs.std(ddof=1) / math.sqrt(3)
+    assert fit.log10_prefactor_ci == pytest.approx(
+        (logs.mean() - half_log, logs.mean() + half_log), rel=1e-9
+    )
+    assert fit.law.n_points == 3 * N.size and 0 < fit.law.r2 < 1
+
+
+def test_one_seed_or_seeds_without_three_fractions_give_no_interval() -> None:
+    one = fit_power_law_seeds([(N, power_law(N))], min_frames=0)
+    assert one is not None and one.n_seeds == 1
+    assert one.law.slope == pytest.approx(-0.4, abs=1e-12)
+    assert all(math.isnan(v) for v in (*one.slope_ci, *one.log10_prefactor_ci))
+    # the second seed ran at two fractions only: it is left out of the fit
+    short = (N[:2], power_law(N[:2], 500.0, -0.9))
+    assert fit_power_law_seeds([(N, power_law(N)), short], min_frames=0).n_seeds == 1
+    assert fit_power_law_seeds([short], min_frames=0) is None
 
 
 def test_constant_mae_has_zero_slope_and_undefined_r2() -> None:
@@ -274,6 +322,37 @@ def test_scaling_table_without_scratch_or_with_seed_rows() -> None:
         scaling_table(pd.concat([summary, summary]), "energy_mae", min_frames=1000)
     with pytest.raises(ValueError, match="force_mae"):
         scaling_table(summary, "force_mae", min_frames=1000)
+
+
+def test_scaling_table_with_per_seed_rows_gives_intervals_and_reasons() -> None:
+    n = np.array([100.0, 1000.0, 10000.0])
+    per_seed = pd.DataFrame(
+        [
+            {"method": "transfer", "seed": seed, "n_train_frames": x, "energy_mae": y}
+            for seed, (a, b) in enumerate([(200.0, -0.3), (300.0, -0.4), (400.0, -0.5)])
+            for x, y in zip(n, power_law(n, a, b), strict=True)
+        ]
+        + [
+            {"method": "short", "seed": 0, "n_train_frames": x, "energy_mae": 10.0 / x}
+            for x in n[:2]
+        ]
+    )
+    means = per_seed.groupby(["method", "n_train_frames"], as_index=False)["energy_mae"].mean()
+    table = scaling_table(means, "energy_mae", min_frames=100, per_seed=per_seed)
+    rows = table.set_index("method")
+    assert list(table.columns) == list(TABLE_COLUMNS)
+    transfer = rows.loc["transfer"]
+    assert transfer["n_seed_fits"] == 3 and transfer["no_fit_reason"] is None
+    assert transfer["slope"] == pytest.approx(-0.4, abs=1e-12)
+    assert transfer["slope_ci_low"] < -0.4 < transfer["slope_ci_high"]
+    assert transfer["log10_prefactor"] == pytest.approx(np.log10([200, 300, 400]).mean())
+    short = rows.loc["short"]
+    assert short["n_points"] == 0 and np.isnan(short["slope"]) and np.isnan(short["prefactor"])
+    assert short["no_fit_reason"] == (
+        "only 2 fractions with ≥ 100 training frames (and a positive MAE); a power law needs 3"
+    )
+    with pytest.raises(ValueError, match="seed"):
+        scaling_table(means, "energy_mae", 100, per_seed=per_seed.drop(columns="seed"))
 
 
 def test_transfer_gain_table_compares_each_fraction_with_the_baselines() -> None:

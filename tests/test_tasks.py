@@ -53,6 +53,31 @@ def test_version_needs_a_changelog_entry(tmp_path: Path) -> None:
         load_task_file(path)
 
 
+def test_a_task_must_say_whether_its_labels_are_citable(tmp_path: Path) -> None:
+    raw = yaml.safe_load((tasks_dir() / "surrogate-r2scan.yaml").read_text())
+    del raw["citable"]
+    path = tmp_path / "surrogate-r2scan.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(TaskError, match=r"(?s)citable.*Field required"):
+        load_task_file(path)
+    # model-labelled tasks say so; DFT tasks are citable
+    tasks = list_tasks()
+    assert not tasks["sevennet-r2scan"].citable and not tasks["surrogate-r2scan"].citable
+    assert tasks["mp-r2scan"].citable and tasks["matpes-r2scan"].citable
+
+
+def test_a_selection_grid_needs_distinct_values_and_a_known_metric(tmp_path: Path) -> None:
+    ranked = list_tasks()["sevennet-r2scan"]
+    assert ranked.selection is not None and ranked.selection.metric == "energy_mae"
+    assert len(ranked.selection.grid["learning_rate"]) >= 2
+    path = _write_task(tmp_path, selection={"grid": {"learning_rate": [1e-3, 1e-3]}})
+    with pytest.raises(TaskError, match="needs distinct values"):
+        load_task_file(path)
+    path = _write_task(tmp_path, selection={"grid": {"learning_rate": [1e-3]}, "metric": "r2"})
+    with pytest.raises(TaskError, match="metric"):
+        load_task_file(path)
+
+
 def test_split_fractions_must_sum_to_one(tmp_path: Path) -> None:
     path = _write_task(
         tmp_path,
@@ -183,3 +208,29 @@ def test_user_tasks_join_the_shipped_ones_and_say_where_they_come_from(
     monkeypatch.setenv("MFBENCH_TASKS", str(tmp_path / "absent"))
     with pytest.raises(TaskError, match="absent does not exist"):
         list_tasks()
+
+
+def test_summary_reports_what_each_fraction_covers_of_the_test_split() -> None:
+    """The coverage per fraction agrees with the coverage the committed runs recorded."""
+    import json
+
+    data = TaskData.load(get_task("surrogate-r2scan-quick"))
+    rows = {row["fraction"]: row for row in data.summary()["fractions"]}
+    assert rows[0.0]["n_elements"] == 0 and rows[0.0]["test_frames_covered_share"] == 0.0
+    results = Path(__file__).parents[1] / "leaderboard" / "results" / "baselines"
+    checked = 0
+    for path in sorted(
+        results.glob("surrogate-r2scan-quick/v1/zero-shot/fraction-*/seed-0/result.json")
+    ):
+        record = json.loads(path.read_text())
+        row = rows[record["fraction"]]
+        assert row["n_frames"] == record["n_train_frames"]
+        assert row["test_frames_covered_share"] == pytest.approx(
+            record["coverage"]["covered_share"]
+        )
+        assert 0 < row["test_elements_covered"] <= row["test_elements"]
+        checked += 1
+    assert checked == 2
+    # a larger fraction covers at least as much
+    shares = [rows[f]["test_frames_covered_share"] for f in sorted(rows)]
+    assert shares == sorted(shares)

@@ -162,7 +162,10 @@ def _has_isolated_atom(structure: Structure) -> bool:
 
 
 def _substitute(
-    structure: Structure, usage: Counter[str], rng: np.random.Generator
+    structure: Structure,
+    usage: Counter[str],
+    rng: np.random.Generator,
+    pool: tuple[str, ...] = POOL,
 ) -> Structure | None:
     """Replace each distinct species by pool elements, preferring the least-used ones.
 
@@ -173,7 +176,7 @@ def _substitute(
     """
     for _ in range(20):
         trial = usage.copy()
-        candidate = _draw_substitution(structure, trial, rng)
+        candidate = _draw_substitution(structure, trial, rng, pool)
         if not _has_isolated_atom(candidate) and _shortest_bond_ratio(candidate) >= MIN_BOND_RATIO:
             usage.update(trial - usage)
             return candidate
@@ -181,11 +184,14 @@ def _substitute(
 
 
 def _draw_substitution(
-    structure: Structure, usage: Counter[str], rng: np.random.Generator
+    structure: Structure,
+    usage: Counter[str],
+    rng: np.random.Generator,
+    pool: tuple[str, ...] = POOL,
 ) -> Structure:
     mapping: dict[str, str] = {}
     for old in sorted({site.specie.symbol for site in structure}):
-        candidates = [el for el in POOL if el not in mapping.values()]
+        candidates = [el for el in pool if el not in mapping.values()]
         least = min(usage[el] for el in candidates)
         ties = [el for el in candidates if usage[el] <= least + 1]
         new = ties[int(rng.integers(len(ties)))]

@@ -437,7 +437,38 @@ def render_page(
         max_points=MAX_POINTS,
         n_points=n_pairs,
         home=SITE_HOME if in_site else None,
+        notices=_notices(report),
     )
+
+
+def _notices(report: ShiftReport) -> list[str]:
+    """The not-citable notice when the compared labels come from models.
+
+    That is when the report's task is not citable, or (without a task) when either side is a
+    dataset shipped with mfbench (the embedded datasets are labelled by models).
+    """
+    from mfbench.data.registry import get_dataset
+    from mfbench.errors import MfbenchError
+    from mfbench.leaderboard.model import NOT_CITABLE_NOTICE, citability_notice
+    from mfbench.tasks.definition import get_task
+
+    if report.task is not None:
+        try:
+            definition = get_task(report.task.task)
+        except MfbenchError:
+            definition = None
+        notice = citability_notice(report.task.task, definition)
+        return [notice] if notice else []
+    embedded = []
+    for side in (report.low, report.high):
+        try:
+            if get_dataset(side.dataset).source == "embedded":
+                embedded.append(side.dataset)
+        except MfbenchError:
+            continue
+    if embedded:
+        return [f"{NOT_CITABLE_NOTICE} (dataset {', '.join(sorted(set(embedded)))})."]
+    return []
 
 
 def page_text_checks(html: str) -> Sequence[str]:

@@ -2,12 +2,19 @@
 
 The site is a folder of plain files that works from ``file://`` with no network:
 
-- ``index.html``: one section per task: the ranked table of methods × fractions, the
-  paper-style summary at the largest fraction, the non-compliant runs as unranked reference
-  rows (:mod:`mfbench.leaderboard.compliance`), the scaling plots (inline SVG) and fits, the
-  runs set apart; then the rejected records with their problems;
-- ``tasks/<task>.html`` and ``methods/<method>.html``: details and provenance;
+- ``index.html``: one section per task with the paper-style summary at the largest fraction;
+  then the diagnostics, submissions and the rejected records with their problems;
+- ``tasks/<task>.html``: one ranked table per training fraction, the non-compliant runs as
+  unranked reference rows (:mod:`mfbench.results.compliance`), "Does this reproduce the
+  paper?", the scaling plots (inline SVG) and fits (or why there is none), the transfer gains,
+  the runs set apart and the task's details;
+- ``methods/<method>.html``: hyperparameters, runs, provenance, badges and citation;
 - next to them, a ``.csv`` and a ``.json`` of every table shown; ``rejected.csv/json``;
+
+A task whose labels are not citable (``Task.citable`` False, e.g. labels made by ML models)
+is marked everywhere its numbers appear: a banner on every page showing them (``notices`` in
+``base.html.j2``), the columns ``citable`` and ``notice`` in every download of those pages,
+and "not citable" in the text of its badges.
 - ``mfbench.bib`` (the suite), ``methods/<method>.bib``, ``badges/<task>/<entry>.svg``;
 - ``.mfbench-site.json``: the list of files written, so that a rebuild removes the files of a
   method that is gone, and only those.
@@ -36,8 +43,9 @@ from markupsafe import Markup
 
 from mfbench.atomic import write_bytes_atomic
 from mfbench.leaderboard.content import SiteContent, build_content
+from mfbench.leaderboard.model import MethodContent
 from mfbench.leaderboard.safety import json_download, site_path
-from mfbench.leaderboard.tables import Table, format_number
+from mfbench.leaderboard.tables import Table, format_number, with_citability
 from mfbench.paths import PACKAGE_DIR
 from mfbench.results import ValidationReport, validate_records
 
@@ -191,15 +199,26 @@ def render_site(content: SiteContent, templates: Path) -> dict[str, bytes]:
         "sort_script": Markup(script),
     }
     files = _Files()
-    files.add("index.html", _render(env, "index.html.j2", common, root=""))
+    files.add(
+        "index.html",
+        _render(env, "index.html.j2", common, root="", notices=content.notices()),
+    )
     for task in content.tasks:
-        files.add(task.page, _render(env, "task.html.j2", common, root="../", task=task))
+        notices = [task.notice] if task.notice else []
+        files.add(
+            task.page,
+            _render(env, "task.html.j2", common, root="../", task=task, notices=notices),
+        )
     for method in content.methods:
-        files.add(method.page, _render(env, "method.html.j2", common, root="../", method=method))
+        notices = content.notices(content.method_tasks.get(method.name, []))
+        files.add(
+            method.page,
+            _render(env, "method.html.j2", common, root="../", method=method, notices=notices),
+        )
         files.add(method.bib_path, method.bibtex.encode("utf-8"))
         for badge in method.badges:
             files.add(badge.path, badge.svg.encode("utf-8"))
-    for table in _tables(content):
+    for table in _downloads(content):
         if table.download is not None:
             files.add(f"{table.download}.csv", table.csv_bytes())
             files.add(f"{table.download}.json", table.json_bytes(content.generator))
@@ -228,22 +247,42 @@ def _render(env: Environment, template: str, common: dict[str, object], **extra:
 
 
 def _tables(content: SiteContent) -> list[Table]:
-    """Every table the pages show."""
+    """Every table the pages show (and the tasks' all-fraction downloads)."""
     tables: list[Table] = []
     for task in content.tasks:
-        shown = (
-            task.results,
-            task.summary,
-            task.reference,
-            task.scaling,
-            task.gains,
-            task.set_apart,
-        )
-        tables += [t for t in shown if t]
-        tables += task.details
+        tables += task.tables()
     for method in content.methods:
-        tables += [variant.params for variant in method.variants]
-        tables += [method.runs, *method.provenance]
+        tables += _method_tables(method)
+    tables += [t for t in (content.rejected, content.unchecked) if t is not None]
+    return tables
+
+
+def _method_tables(method: MethodContent) -> list[Table]:
+    return [*(variant.params for variant in method.variants), method.runs, *method.provenance]
+
+
+def _downloads(content: SiteContent) -> list[Table]:
+    """:func:`_tables` as downloaded, with the columns ``citable`` and ``notice``.
+
+    Every table of a task or a method page carries them
+    (:func:`mfbench.leaderboard.tables.with_citability`). A task's tables take the task's
+    notice on every row. A method page's table with a
+    ``task`` column takes each row's task notice; one without takes the notice of every task
+    the method ran that is not citable (its rows may stem from those runs). The site-wide
+    tables (rejected and unchecked records) show no ranked number and are left as they are.
+    """
+    notice_of = {t.name: t.notice for t in content.tasks}
+    tables: list[Table] = []
+    for task in content.tasks:
+        tables += [with_citability(t, [task.notice] * len(t.records)) for t in task.tables()]
+    for method in content.methods:
+        joint = " ".join(content.notices(content.method_tasks.get(method.name, []))) or None
+        for table in _method_tables(method):
+            if "task" in table.fields:
+                notices = [notice_of.get(str(r.get("task"))) for r in table.records]
+            else:
+                notices = [joint] * len(table.records)
+            tables.append(with_citability(table, notices))
     tables += [t for t in (content.rejected, content.unchecked) if t is not None]
     return tables
 

@@ -5,7 +5,8 @@ records that :func:`mfbench.results.validate_records` accepted enter; among them
 :func:`mfbench.results.comparable` keeps are summarised and ranked, the others are listed with
 the reason they are set apart. Comparable runs that broke the data rule
 (:mod:`mfbench.results.compliance`, computed from the record) or belong to a non-compliant
-submission are summarised as reference rows, never ranked.
+submission are summarised as reference rows, never ranked. Every badge of a task whose labels
+are not citable says "not citable".
 
 A leaderboard *entry* is a method name with one set of hyperparameters (``params_hash``): runs
 of one name with other hyperparameters are separate entries, labelled ``name [hash prefix]``.
@@ -23,8 +24,13 @@ from typing import Any
 import pandas as pd
 
 from mfbench.leaderboard import citations
-from mfbench.leaderboard.method_content import badges_by_method, method_content
-from mfbench.leaderboard.model import HASH_SHOWN, Entry, Runs, SiteContent
+from mfbench.leaderboard.method_content import RecordFiles, badges_by_method, method_content
+from mfbench.leaderboard.model import (
+    HASH_SHOWN,
+    Entry,
+    Runs,
+    SiteContent,
+)
 from mfbench.leaderboard.safety import display_text, slug
 from mfbench.leaderboard.submission_content import Submission, find_submissions, read_submission
 from mfbench.leaderboard.tables import Table, text_cell, value_text
@@ -101,8 +107,9 @@ def build_content(
         for task in (sorted(frame["task"].unique()) if len(frame) else [])
     ]
     badges = badges_by_method(tasks, runs.entries)
+    files = RecordFiles([r.path for r in accepted])
     methods = [
-        method_content(str(name), runs, tasks, badges)
+        method_content(str(name), runs, tasks, badges, files=files)
         for name in (sorted(frame["method"].unique()) if len(frame) else [])
     ]
     pages = {m.name: m for m in methods}
@@ -128,7 +135,18 @@ def build_content(
         n_ranked=len(kept),
         n_reference=len(reference),
         generator=f"mfbench {__version__}",
+        method_tasks=_method_tasks(frame),
     )
+
+
+def _method_tasks(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """The tasks each method name has accepted runs of, sorted."""
+    if not len(frame):
+        return {}
+    return {
+        str(name): sorted({str(t) for t in rows["task"]})
+        for name, rows in frame.groupby("method", sort=True)
+    }
 
 
 def _owner(path: Path, submissions: Sequence[Submission]) -> Submission | None:

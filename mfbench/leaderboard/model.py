@@ -5,6 +5,7 @@ No HTML here: the templates render these objects (see :mod:`mfbench.leaderboard.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,18 @@ DECOMPOSITION = Metric(
 )
 
 
+COVERED_ENERGY = Metric(
+    "covered_energy_mae_mev_per_atom",
+    "E MAE covered",
+    "energy MAE on the covered test frames",
+    "meV/atom",
+)
+
+
+#: Share of the test frames whose elements all occur in the training fraction (0 to 1).
+COVERED_SHARE = Metric("covered_share", "Covered", "covered share of the test frames", "%")
+
+
 #: Metrics of the main table (every fraction).
 TABLE_METRICS = (ENERGY, FORCE, STRESS, MAGMOM)
 
@@ -73,6 +86,54 @@ SUMMARY_METRICS = (ENERGY, FORCE, STRESS, MAGMOM, FORMATION, DECOMPOSITION)
 
 #: Metrics plotted against training frames (the paper's Fig. 6).
 PLOT_METRICS = (ENERGY, FORCE)
+
+
+#: Metrics of the per-fraction tables, in column order: the ranked energy MAE on all test
+#: frames, then the covered share, the energy MAE on the covered frames and the
+#: formation-energy MAE beside it, then the rest.
+FRACTION_METRICS = (
+    ENERGY,
+    COVERED_SHARE,
+    COVERED_ENERGY,
+    FORMATION,
+    FORCE,
+    STRESS,
+    MAGMOM,
+    DECOMPOSITION,
+)
+
+
+#: The banner and CSV notice of a task whose labels are not citable (``Task.citable`` False).
+NOT_CITABLE_NOTICE = "Labels from models, not r²SCAN: do not cite as r²SCAN results"
+
+
+def fidelity_name(fidelity: str) -> str:
+    """A fidelity as people write it: ``"r2scan"`` → ``"r²SCAN"``; others unchanged."""
+    return {"r2scan": "r²SCAN", "gga": "GGA", "pbe": "PBE"}.get(fidelity.lower(), fidelity)
+
+
+def citability_notice(task: str, definition: Task | None) -> str | None:
+    """The notice of a task whose numbers must not be cited; None when they may be.
+
+    Args:
+        task: the task's name.
+        definition: its definition, or None when it could not be loaded (then whether the
+            labels are citable is unknown, and the notice says so).
+
+    Returns:
+        E.g. ``"Labels from models, not r²SCAN: do not cite as r²SCAN results (task
+        surrogate-r2scan)."``, or None for a citable task.
+    """
+    if definition is None:
+        return (
+            f"Task {task}: its definition was not found, so whether its labels are citable "
+            "is unknown: do not cite."
+        )
+    if definition.citable:
+        return None
+    fidelity = fidelity_name(definition.target_fidelity)
+    text = NOT_CITABLE_NOTICE.replace("r²SCAN", fidelity)
+    return f"{text} (task {task})."
 
 
 @dataclass(frozen=True)
@@ -138,7 +199,19 @@ class BadgeFile:
 
 @dataclass
 class TaskContent:
-    """One task: its section on the index and its own page."""
+    """One task: its section on the index and its own page.
+
+    Attributes:
+        notice: None when the task's labels are citable; else the banner every page, CSV and
+            badge showing the task's numbers carries (:func:`citability_notice`).
+        results: every entry at every fraction in one table, for download only (each fraction
+            is ranked on its own; the pages show ``fractions``).
+        fractions: one ranked table per training fraction, the largest first.
+        summary: the paper-style table at the largest fraction (on the index).
+        paper_check: "Does this reproduce the paper?": claim, verdict and detail, or None
+            with the reason in ``paper_check_note``.
+        fit_notes: why an entry has no power-law fit, one sentence per reason.
+    """
 
     name: str
     slug: str
@@ -157,6 +230,30 @@ class TaskContent:
     plot_note: str
     set_apart: Table | None
     details: list[Table]
+    notice: str | None = None
+    fractions: list[Table] = field(default_factory=list)
+    paper_check: Table | None = None
+    paper_check_note: str = ""
+    fit_notes: list[str] = field(default_factory=list)
+
+    @property
+    def citable(self) -> bool:
+        """Whether the task's numbers may be cited as results of its target fidelity."""
+        return self.notice is None
+
+    def tables(self) -> list[Table]:
+        """Every table of the task's section and page (shown or for download)."""
+        shown = [
+            self.results,
+            *self.fractions,
+            self.summary,
+            self.reference,
+            self.paper_check,
+            self.scaling,
+            self.gains,
+            self.set_apart,
+        ]
+        return [t for t in shown if t is not None] + self.details
 
 
 @dataclass
@@ -231,6 +328,8 @@ class SiteContent:
 
     ``rejected`` lists the records that failed validation; ``unchecked`` those this machine
     could not check (no verdict: each with the command that makes the check possible).
+    ``method_tasks`` names the tasks each method name has accepted runs of (its page carries
+    the notices of those that are not citable, see :meth:`notices`).
     """
 
     tasks: list[TaskContent]
@@ -247,3 +346,13 @@ class SiteContent:
     submissions: list[Submission] = field(default_factory=list)
     diagnostics: list[DiagnosticsPage] = field(default_factory=list)
     suite_bib: str = field(default_factory=citations.suite_bibtex)
+    method_tasks: dict[str, list[str]] = field(default_factory=dict)
+
+    def notices(self, tasks: Sequence[str] | None = None) -> list[str]:
+        """The citability notices of ``tasks`` (default: every task), in task order."""
+        wanted = None if tasks is None else set(tasks)
+        return [
+            t.notice
+            for t in self.tasks
+            if t.notice is not None and (wanted is None or t.name in wanted)
+        ]

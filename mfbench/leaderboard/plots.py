@@ -13,8 +13,12 @@ defaults, so the output depends on nothing but the data and the matplotlib versi
 - Names from records are drawn with ``parse_math=False``, so ``$...$`` in a method name is
   text, not mathtext.
 
-Training fraction 0 (zero training frames) has no place on a log axis: it is drawn as a hollow
-diamond on the left edge of the axes, at its MAE.
+Every method keeps one colour and marker on every page (:func:`method_style`, from its name
+alone). Tick labels of the log axes are plain numbers at powers of ten (or 1-2-5 steps when an
+axis spans less than two decades), never matplotlib's ``10^k`` mathtext.
+
+Training fraction 0 (zero training frames) has no place on a log axis: it is drawn as the
+method's marker, hollow, on the left edge of the axes, at its MAE.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -36,7 +41,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Line colours, in the order of the sorted method labels (matplotlib's tab10).
+#: Colour palette (matplotlib's tab10, which is readable on white and in print).
 COLORS = (
     "#1f77b4",
     "#ff7f0e",
@@ -49,8 +54,30 @@ COLORS = (
     "#bcbd22",
     "#17becf",
 )
-#: Markers, changed after every len(COLORS) methods so that lines stay distinguishable.
-MARKERS = ("o", "s", "^", "v", "P", "X")
+#: Marker names returned by :func:`method_style`, and matplotlib's code for each.
+MARKER_CODES = {
+    "circle": "o",
+    "square": "s",
+    "triangle": "^",
+    "diamond": "D",
+    "cross": "X",
+    "star": "*",
+    "plus": "P",
+    "triangle-down": "v",
+    "pentagon": "p",
+    "hexagon": "h",
+}
+#: Fixed styles of the built-in baselines (entry points ``mfbench.methods``): each its own colour
+#: and marker, so that the shipped methods never share a look on any page.
+BASELINE_STYLES = {
+    "gga-floor": ("#7f7f7f", "diamond"),
+    "zero-shot": ("#8c564b", "triangle-down"),
+    "scratch": ("#d62728", "cross"),
+    "finetune-refit-atomref": ("#1f77b4", "circle"),
+    "finetune-trainable-atomref": ("#ff7f0e", "square"),
+    "finetune-frozen-gga-atomref": ("#2ca02c", "triangle"),
+    "multi-stage": ("#9467bd", "star"),
+}
 #: Longest method label in a legend, in characters.
 LABEL_LIMIT = 40
 _RC = {
@@ -61,6 +88,28 @@ _RC = {
     "grid.alpha": 0.3,
 }
 _NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
+
+
+def method_style(method: str) -> tuple[str, str]:
+    """The colour and marker a method has on every page and plot of the site.
+
+    Depends on the method name alone (not on which other methods share a page), so a method
+    looks the same everywhere. Built-in baselines have fixed, distinct styles
+    (:data:`BASELINE_STYLES`); any other name is hashed (sha256, no hash seed) onto one of
+    ``len(COLORS) * len(MARKER_CODES)`` colour/marker pairs.
+
+    Args:
+        method: the method name (``record["method"]["name"]``, e.g. ``"scratch"``).
+
+    Returns:
+        ``(colour, marker)``: a ``#rrggbb`` colour and a marker name, a key of
+        :data:`MARKER_CODES` (``"circle"``, ``"square"``, ``"triangle"``, ...).
+    """
+    if method in BASELINE_STYLES:
+        return BASELINE_STYLES[method]
+    digest = int.from_bytes(hashlib.sha256(method.encode("utf-8")).digest()[:8], "big")
+    markers = tuple(MARKER_CODES)
+    return COLORS[digest % len(COLORS)], markers[(digest // len(COLORS)) % len(markers)]
 
 
 @dataclass(frozen=True)
@@ -75,16 +124,20 @@ class Fit:
 
 @dataclass(frozen=True)
 class Curve:
-    """One method's learning curve on one metric.
+    """One entry's learning curve on one metric.
 
     Attributes:
-        label: the method's label in the legend (untrusted text).
+        label: the entry's label in the legend (untrusted text).
         n_frames: training frames ``[k]``, each > 0, increasing.
         mean: MAE mean over seeds ``[k]``, in the metric's unit.
-        low: lower end of the 95 % bootstrap interval ``[k]``.
+        low: lower end of the 95 % interval of the mean ``[k]`` (NaN: none, e.g. one seed).
         high: upper end ``[k]``.
         zero_shot: MAE at zero training frames (fraction 0), or None.
         fit: the power law fitted to the curve, or None.
+        method: the method name that fixes colour and marker (:func:`method_style`);
+            empty: ``label``.
+        variant: 0 for the first entry of a method name, 1, 2, ... for entries with other
+            hyperparameters (drawn with other line styles in the same colour and marker).
     """
 
     label: str
@@ -94,14 +147,23 @@ class Curve:
     high: np.ndarray
     zero_shot: float | None = None
     fit: Fit | None = None
+    method: str = ""
+    variant: int = 0
+
+
+#: Line styles of the entries of one method name, by :attr:`Curve.variant`.
+VARIANT_LINES = ("-", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
+#: Most tick labels on a log axis (powers of ten are thinned beyond this).
+MAX_TICKS = 7
 
 
 def scaling_svg(title: str, ylabel: str, curves: Sequence[Curve], min_frames: float) -> str | None:
     """A log-log plot of MAE against training frames, one line per curve, as inline SVG.
 
-    Measured means are joined by solid lines with the bootstrap interval as error bars; each
-    power-law fit is a dashed line over the frames it was fitted on; zero-shot MAEs are hollow
-    diamonds on the left edge.
+    Measured means are joined by lines with the 95 % interval as error bars (none where a
+    point has no interval); each power-law fit is a dashed line over the frames it was fitted
+    on; zero-shot MAEs are hollow markers on the left edge. Each method keeps its colour and
+    marker (:func:`method_style`); tick labels are plain numbers (``100``, ``1,000``).
 
     Args:
         title: plot title (e.g. task name and metric).
@@ -119,43 +181,26 @@ def scaling_svg(title: str, ylabel: str, curves: Sequence[Curve], min_frames: fl
     import matplotlib as mpl
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
-    from matplotlib.transforms import blended_transform_factory
 
     with mpl.rc_context():
         mpl.rcdefaults()
         mpl.rcParams.update(_RC)
         figure = Figure(figsize=(7.0, 4.2))
         axes = figure.add_subplot()
-        edge = blended_transform_factory(axes.transAxes, axes.transData)
         handles: list[Line2D] = []
         labels: list[str] = []
-        for index, curve in enumerate(curves):
-            color, marker = (
-                COLORS[index % len(COLORS)],
-                MARKERS[(index // len(COLORS)) % len(MARKERS)],
-            )
-            handles.append(Line2D([], [], color=color, marker=marker))
+        for curve in curves:
+            color, marker = _style(curve)
+            linestyle = VARIANT_LINES[curve.variant % len(VARIANT_LINES)]
+            handles.append(Line2D([], [], color=color, marker=marker, linestyle=linestyle))
             labels.append(_legend_label(curve))
-            _draw_curve(axes, curve, color, marker)
-            if curve.zero_shot is not None and curve.zero_shot > 0:
-                axes.plot(
-                    [0.0],
-                    [curve.zero_shot],
-                    transform=edge,
-                    clip_on=False,
-                    linestyle="none",
-                    marker="D",
-                    markersize=7,
-                    markerfacecolor="none",
-                    markeredgecolor=color,
-                    markeredgewidth=1.5,
-                    zorder=5,
-                )
+            _draw_curve(axes, curve, color, marker, linestyle)
+            _draw_zero_shot(axes, curve, color, marker)
         if any(c.zero_shot is not None and c.zero_shot > 0 for c in curves):
             handles.append(
-                Line2D([], [], color="0.3", marker="D", markerfacecolor="none", linestyle="none")
+                Line2D([], [], color="0.3", marker="o", markerfacecolor="none", linestyle="none")
             )
-            labels.append("0 training frames (left edge)")
+            labels.append("0 training frames (hollow, left edge)")
         if any(c.fit is not None for c in curves):
             handles.append(Line2D([], [], color="0.3", linestyle="--"))
             labels.append(f"power-law fit, ≥ {min_frames:,.0f} frames")
@@ -165,6 +210,7 @@ def scaling_svg(title: str, ylabel: str, curves: Sequence[Curve], min_frames: fl
         axes.set_ylabel(display_text(ylabel), parse_math=False)
         axes.set_title(display_text(title, 120), parse_math=False)
         axes.grid(True, which="both")
+        _plain_log_ticks(axes)
         legend = axes.legend(
             handles,
             labels,
@@ -181,6 +227,12 @@ def scaling_svg(title: str, ylabel: str, curves: Sequence[Curve], min_frames: fl
     return inline_svg(buffer.getvalue(), prefix)
 
 
+def _style(curve: Curve) -> tuple[str, str]:
+    """Colour and matplotlib marker code of a curve's method."""
+    color, marker = method_style(curve.method or curve.label)
+    return color, MARKER_CODES[marker]
+
+
 def _positive(n: np.ndarray, y: np.ndarray) -> np.ndarray:
     n, y = np.asarray(n, dtype=float), np.asarray(y, dtype=float)
     return np.isfinite(n) & (n > 0) & np.isfinite(y) & (y > 0)
@@ -193,7 +245,7 @@ def _legend_label(curve: Curve) -> str:
     return label
 
 
-def _draw_curve(axes: Axes, curve: Curve, color: str, marker: str) -> None:
+def _draw_curve(axes: Axes, curve: Curve, color: str, marker: str, linestyle: object) -> None:
     """The measured means with error bars, and the fitted power law."""
     keep = _positive(curve.n_frames, curve.mean)
     n = np.asarray(curve.n_frames, dtype=float)[keep]
@@ -211,6 +263,7 @@ def _draw_curve(axes: Axes, curve: Curve, color: str, marker: str) -> None:
             marker=marker,
             markersize=5,
             linewidth=1.2,
+            linestyle=linestyle,
             capsize=2,
         )
     if curve.fit is not None and curve.fit.n_max > curve.fit.n_min > 0:
@@ -222,3 +275,89 @@ def _draw_curve(axes: Axes, curve: Curve, color: str, marker: str) -> None:
             linestyle="--",
             linewidth=1.0,
         )
+
+
+def _draw_zero_shot(axes: Axes, curve: Curve, color: str, marker: str) -> None:
+    """The MAE at zero training frames: the method's marker, hollow, on the left edge."""
+    if curve.zero_shot is None or not curve.zero_shot > 0:
+        return
+    from matplotlib.transforms import blended_transform_factory
+
+    axes.plot(
+        [0.0],
+        [curve.zero_shot],
+        transform=blended_transform_factory(axes.transAxes, axes.transData),
+        clip_on=False,
+        linestyle="none",
+        marker=marker,
+        markersize=7,
+        markerfacecolor="none",
+        markeredgecolor=color,
+        markeredgewidth=1.5,
+        zorder=5,
+    )
+
+
+def _plain_log_ticks(axes: Axes) -> None:
+    """Major ticks of both log axes at :func:`log_ticks`, labelled by :func:`tick_label`.
+
+    Minor ticks stay (for the grid) but carry no label, so labels never overlap and never
+    read ``1e+02`` or ``2×10^1``.
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    axes.autoscale_view()
+    for axis, limits in ((axes.xaxis, axes.get_xlim()), (axes.yaxis, axes.get_ylim())):
+        ticks = log_ticks(*limits)
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(FuncFormatter(lambda value, _: tick_label(value)))
+        axis.set_minor_formatter(NullFormatter())
+    axes.set_xlim(*axes.get_xlim())
+    axes.set_ylim(*axes.get_ylim())
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """Tick positions of a log axis from ``low`` to ``high`` (both > 0), in data units.
+
+    Powers of ten when the range holds at least three (every second, third, ... one beyond
+    :data:`MAX_TICKS`); otherwise 1-2-5 steps, then 1, 1.5, 2, 2.5, 3, ..., 9 times a power
+    of ten, whichever first gives 2 to :data:`MAX_TICKS` ticks; an axis narrower than that gets
+    evenly spaced round numbers (matplotlib's ``MaxNLocator``).
+    """
+    low, high = sorted((float(low), float(high)))
+    if not (low > 0 and math.isfinite(high)):
+        return []
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+
+    def within(mantissas: tuple[float, ...]) -> list[float]:
+        return [
+            float(f"{m}e{e}")
+            for e in range(first, last + 1)
+            for m in mantissas
+            if low <= m * 10.0**e <= high
+        ]
+
+    decades = within((1,))
+    if len(decades) >= 3:
+        return decades[:: math.ceil(len(decades) / MAX_TICKS)]
+    for mantissas in ((1, 2, 5), (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = within(mantissas)
+        if 2 <= len(ticks) <= MAX_TICKS:
+            return ticks
+    if len(decades) == 2:
+        return decades
+    from matplotlib.ticker import MaxNLocator
+
+    ticks = MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    return [float(t) for t in ticks if low <= t <= high and t > 0]
+
+
+def tick_label(value: float) -> str:
+    """A tick value as a plain number: ``100``, ``1,000``, ``20,000``, ``0.05``, ``2.5``."""
+    if not (math.isfinite(value) and value > 0):
+        return ""
+    decimals = max(0, -math.floor(math.log10(value)) + 1) if value < 1 else 0
+    text = f"{value:,.{decimals}f}"
+    if value < 1 or not float(value).is_integer():
+        text = f"{value:,.{max(decimals, 3)}f}".rstrip("0").rstrip(".")
+    return text

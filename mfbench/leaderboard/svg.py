@@ -127,7 +127,15 @@ _PAD = 6
 _BADGE_FONT = "Verdana,Geneva,'DejaVu Sans',sans-serif"
 
 
-def badge(label: str, message: str, title: str, color: str = "#007ec6") -> str:
+#: Right-hand text added to the badge of a task whose labels are not citable.
+NOT_CITABLE = "not citable"
+#: Fill of the right part of a badge that is not citable.
+NOT_CITABLE_COLOR = "#cf222e"
+
+
+def badge(
+    label: str, message: str, title: str, color: str = "#007ec6", *, citable: bool = True
+) -> str:
     """A flat two-part badge, ``label | message``, as a standalone SVG document.
 
     The text is escaped and stripped of control characters; ``textLength`` makes it fit its
@@ -138,6 +146,9 @@ def badge(label: str, message: str, title: str, color: str = "#007ec6") -> str:
         message: right part, e.g. ``"E MAE 1,077 meV/atom"``.
         title: the tooltip and accessible name (which task, method and fraction).
         color: fill of the right part, a ``#rrggbb`` colour.
+        citable: False for a task whose labels come from models: the message then ends with
+            ``" · not citable"``, the right part is red (:data:`NOT_CITABLE_COLOR`) and the
+            title says the numbers must not be cited as results of the target method.
 
     Returns:
         The SVG text (UTF-8, no external reference).
@@ -145,6 +156,9 @@ def badge(label: str, message: str, title: str, color: str = "#007ec6") -> str:
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", color):
         raise ValueError(f"color must be #rrggbb, got {color!r}")
     label, message = display_text(label, 80), display_text(message, 80)
+    if not citable:
+        message, color = f"{message} · {NOT_CITABLE}", NOT_CITABLE_COLOR
+        title = f"{title}. Not citable: labels from models, not DFT."
     left = round(len(label) * _CHAR_WIDTH) + 2 * _PAD
     right = round(len(message) * _CHAR_WIDTH) + 2 * _PAD
     width = left + right

@@ -14,7 +14,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mfbench.leaderboard.safety import csv_cell, display_text, json_download, plain
@@ -70,6 +70,9 @@ class Table:
         sortable: whether clicking a header sorts the rows.
         note: a sentence under the table.
         css_class: extra class of the ``<table>`` element (``"multiline"`` keeps line breaks).
+        sticky: how many leading columns stay in view when the table scrolls sideways on a
+            narrow screen: 0, or up to 3 for a ranked table whose columns start with rank,
+            method and the ranked metric (the page's CSS sizes those three).
     """
 
     key: str
@@ -82,6 +85,7 @@ class Table:
     sortable: bool = True
     note: str | None = None
     css_class: str = ""
+    sticky: int = 0
 
     def csv_bytes(self) -> bytes:
         """The records as UTF-8 CSV (newline line ends, NaN and None as empty cells)."""
@@ -113,9 +117,9 @@ def _csv_value(value: Any) -> Any:
         return ""
     if isinstance(value, float):
         return repr(value)
-    if isinstance(value, list):
+    if isinstance(value, list) and not any(isinstance(v, dict | list) for v in value):
         return csv_cell("\n".join(map(str, value)))
-    if isinstance(value, dict):
+    if isinstance(value, dict | list):
         return csv_cell(json.dumps(value, sort_keys=True, ensure_ascii=False))
     return csv_cell(value)
 
@@ -195,24 +199,64 @@ def fraction_cell(value: Any) -> Cell:
 
 
 def metric_cell(mean: Any, low: Any, high: Any, std: Any, n_seeds: int) -> Cell:
-    """``mean (low–high)``: the mean over seeds and its 95 % bootstrap interval.
+    """``mean (low–high)``: the mean over seeds and its 95 % Student-t interval.
 
-    One seed, or seeds that all gave the same value, show the value alone. The tooltip states
-    the number of seeds and the standard deviation; the sort key is the mean.
+    The interval is shown only with two or more seeds and finite, distinct ends: one seed shows
+    the value alone (it has no interval), and seeds that all gave the same value show it alone
+    too (never ``x (x–x)``). The tooltip states the number of seeds and, with two or more, the
+    interval and the standard deviation; the sort key is the mean.
     """
     if is_missing(mean):
         return Cell(text=MISSING)
     text = format_number(mean)
-    if n_seeds > 1 and not (is_missing(low) or is_missing(high)) and low != high:
+    has_interval = n_seeds >= 2 and not (is_missing(low) or is_missing(high))
+    if has_interval and low != high:
         text += f" ({format_number(low)}–{format_number(high)})"
     seeds = f"{n_seeds} seed" + ("" if n_seeds == 1 else "s")
     title = f"mean of {seeds}"
-    if n_seeds > 1:
+    if n_seeds < 2:
+        title += "; no interval with one seed"
+    elif has_interval and low == high:
+        title += "; every seed gave the same value"
+    elif has_interval:
         title += (
-            f"; 95 % bootstrap interval of the mean {format_number(low)}–{format_number(high)}"
+            f"; 95 % t-interval of the mean {format_number(low)}–{format_number(high)}"
             f"; standard deviation {format_number(std)}"
         )
     return Cell(text=text, sort=sort_key(mean), title=title)
+
+
+def share_cell(value: Any) -> Cell:
+    """A share in [0, 1] as a percentage (``"97 %"``), sorted by its value."""
+    if is_missing(value):
+        return Cell(text=MISSING)
+    return Cell(text=f"{100 * float(value):.0f} %", sort=sort_key(value))
+
+
+#: Download columns added to every row of a table that shows a task's numbers.
+CITABILITY_FIELDS = ("citable", "notice")
+
+
+def with_citability(table: Table, notices: Sequence[str | None]) -> Table:
+    """``table`` with the columns ``citable`` and ``notice`` in its downloads, row by row.
+
+    Args:
+        table: a table whose rows show numbers of some task(s).
+        notices: one per record: None where the row's task has citable labels, else the
+            notice saying why not (e.g. labels made by models, not the target method).
+
+    Returns:
+        A copy whose ``fields`` end with :data:`CITABILITY_FIELDS`: ``citable`` is True or
+        False, ``notice`` the text (empty for a citable row). The displayed cells are unchanged.
+    """
+    if len(notices) != len(table.records):
+        raise ValueError(f"{len(notices)} notices for {len(table.records)} rows of {table.key}")
+    fields = [f for f in table.fields if f not in CITABILITY_FIELDS]
+    records = [
+        {**record, "citable": notice is None, "notice": notice or ""}
+        for record, notice in zip(table.records, notices, strict=True)
+    ]
+    return replace(table, fields=[*fields, *CITABILITY_FIELDS], records=records)
 
 
 def key_value_table(

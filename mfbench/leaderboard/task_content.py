@@ -1,11 +1,14 @@
-"""A task's content: ranked tables, reference rows, scaling fits and plots, details.
+"""A task's content: ranked tables, reference rows, the paper check, scaling fits and plots.
 
 The tables are built from :func:`mfbench.results.summarize` of the task's comparable runs
-(mean, standard deviation and 95 % bootstrap interval over seeds, per entry and fraction).
+(mean, standard deviation and 95 % Student-t interval of the mean over seeds, per entry and
+fraction; no interval with one seed). Each training fraction has a ranked table of its own:
+entries are ranked by the energy MAE on all test frames among those of the same fraction only.
 Non-compliant runs (:mod:`mfbench.results.compliance`, or of a non-compliant submission) are
 summarised the same way in a table of their own; they enter no rank, no summary at the largest
-fraction, no fit or plot.
-Runs that are not comparable are listed apart with the reason.
+fraction, no paper check, fit or plot. Runs that are not comparable are listed apart with the
+reason. A task whose labels are not citable (``Task.citable`` False) carries a notice
+(:func:`mfbench.leaderboard.model.citability_notice`) that its pages, downloads and badges show.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ import pandas as pd
 from markupsafe import Markup
 
 from mfbench.errors import MfbenchError
+from mfbench.leaderboard.coverage_content import coverage_table
 from mfbench.leaderboard.model import (
+    COVERED_SHARE,
     ENERGY,
+    FRACTION_METRICS,
     GAIN_BASELINES,
     PLOT_METRICS,
     SCRATCH_METHOD,
@@ -31,6 +37,7 @@ from mfbench.leaderboard.model import (
     Plot,
     Runs,
     TaskContent,
+    citability_notice,
 )
 from mfbench.leaderboard.plots import Curve, Fit, scaling_svg
 from mfbench.leaderboard.safety import slug
@@ -45,9 +52,11 @@ from mfbench.leaderboard.tables import (
     key_value_table,
     metric_cell,
     number_cell,
+    share_cell,
     text_cell,
 )
 from mfbench.results import summarize
+from mfbench.results.paper_check import ClaimCheck, check_paper_claims
 from mfbench.results.scaling import TABLE_COLUMNS, scaling_table, transfer_gain_table
 from mfbench.tasks.definition import Task, get_task
 
@@ -73,16 +82,18 @@ def task_content(task: str, runs: Runs) -> TaskContent:
     definition = _definition(task)
     rows = kept[kept["task"] == task] if len(kept) else kept
     metrics = _present(SUMMARY_METRICS, frame)
-    summary = _labelled_summary(rows, metrics, entries)
+    fraction_metrics = _present(FRACTION_METRICS, frame)
+    summary = _labelled_summary(rows, _unique_metrics([*metrics, *fraction_metrics]), entries)
     reference_rows = runs.reference
     if len(reference_rows):
         reference_rows = reference_rows[reference_rows["task"] == task]
     reference = _labelled_summary(reference_rows, metrics, entries)
     stem = f"tasks/{task_slug}"
     min_frames = float(definition.scaling_fit_min_frames if definition else 1000)
-    scaling = _scaling_frames(summary, min_frames) if len(summary) else {}
+    scaling = _scaling_frames(summary, rows, entries, min_frames) if len(summary) else {}
     task_apart = apart[apart["task"] == task] if len(apart) else apart
     task_indices = [i for i in frame.index if frame.at[i, "task"] == task]
+    paper_check, paper_note = _paper_check(summary, definition, stem)
     return TaskContent(
         name=task,
         slug=task_slug,
@@ -103,13 +114,25 @@ def task_content(task: str, runs: Runs) -> TaskContent:
         else None,
         scaling=_scaling_table(scaling, stem, min_frames) if scaling else None,
         gains=_gain_table(summary, stem) if len(summary) else None,
-        plots=_plots(task, summary, scaling, min_frames) if len(summary) else [],
+        plots=_plots(task, summary, scaling, min_frames, entries) if len(summary) else [],
         plot_note=_plot_note(summary, min_frames),
         set_apart=_set_apart_table(task_apart, entries, runs.paths, stem)
         if len(task_apart)
         else None,
         details=_task_details(task, definition, [runs.records[i] for i in task_indices], stem),
+        notice=citability_notice(task, definition),
+        fractions=_fraction_tables(summary, entries, fraction_metrics, stem)
+        if len(summary)
+        else [],
+        paper_check=paper_check,
+        paper_check_note=paper_note,
+        fit_notes=_fit_notes(scaling, min_frames),
     )
+
+
+def _unique_metrics(metrics: Sequence[Metric]) -> list[Metric]:
+    """``metrics`` without repeats, in first-seen order."""
+    return list(dict.fromkeys(metrics))
 
 
 def _labelled_summary(
@@ -133,8 +156,11 @@ def _ranks(values: pd.Series) -> pd.Series:
 
 
 def _metric_cells(row: pd.Series, metrics: Sequence[Metric]) -> list[Cell]:
+    """One cell per metric: mean (interval) of an MAE, a percentage for the covered share."""
     return [
-        metric_cell(
+        share_cell(row.get(f"{m.column}_mean"))
+        if m == COVERED_SHARE
+        else metric_cell(
             row.get(f"{m.column}_mean"),
             row.get(f"{m.column}_ci_low"),
             row.get(f"{m.column}_ci_high"),
@@ -143,6 +169,11 @@ def _metric_cells(row: pd.Series, metrics: Sequence[Metric]) -> list[Cell]:
         )
         for m in metrics
     ]
+
+
+def _header(metric: Metric) -> str:
+    """A column header; the covered share is shown in percent."""
+    return "Covered share" if metric == COVERED_SHARE else metric.header
 
 
 def _metric_fields(metrics: Sequence[Metric]) -> list[str]:
@@ -191,15 +222,19 @@ def _entry_row(
         number_cell(int(row["n_seeds"]), title=f"seeds {seeds}"),
         *_metric_cells(row, metrics),
     ]
-    record = {
+    return cells, _download_row(row, entry, metrics)
+
+
+def _download_row(row: pd.Series, entry: Entry, metrics: Sequence[Metric]) -> dict[str, Any]:
+    """The download fields of a summary row: entry, fraction, frames, seeds, metrics."""
+    return {
         **entry_record(entry),
         "fraction": float(row["fraction"]),
         "n_train_frames": int(row["n_train_frames"]),
         "n_seeds": int(row["n_seeds"]),
-        "seeds": seeds,
+        "seeds": seed_list(row["seeds"]),
         **{name: row.get(name) for name in _metric_fields(metrics)},
     }
-    return cells, record
 
 
 def _results_table(
@@ -208,7 +243,7 @@ def _results_table(
     metrics: Sequence[Metric],
     stem: str,
 ) -> Table:
-    """Entries × fractions: the mean (bootstrap interval) of each metric over seeds."""
+    """Entries × fractions in one table, for download: each row ranked within its fraction."""
     frame = summary.assign(
         rank=summary.groupby("fraction")[f"{ENERGY.column}_mean"].transform(_ranks)
     )
@@ -219,15 +254,95 @@ def _results_table(
     headers = ["Rank", "Method", "Fraction", "Train frames", "Seeds"]
     return Table(
         key=f"{stem.rsplit('/', 1)[-1]}-results",
-        caption="Every method and training fraction: mean over seeds (95 % bootstrap interval)",
+        caption="Every method and training fraction: mean over seeds (95 % t-interval of the "
+        "mean with two or more seeds)",
         headers=[*headers, *(m.header for m in metrics)],
         rows=rows,
         fields=[*_RANKED_FIELDS, *_metric_fields(metrics)],
         records=records,
         download=f"{stem}.results",
-        note="Rank: by energy MAE among the methods of the same fraction. "
-        "Click a column header to sort.",
+        note="Rank: by energy MAE among the methods of the same fraction only.",
     )
+
+
+def _ranked_rows(
+    frame: pd.DataFrame,
+    entries: dict[tuple[str, str], Entry],
+    metrics: Sequence[Metric],
+    with_frames: bool,
+) -> tuple[list[list[Cell]], list[dict[str, Any]]]:
+    """Cells ``rank, method, metrics…, [train frames,] seeds`` and download rows.
+
+    The ranked metric comes right after the method, so that the three leading columns can
+    stay in view on a narrow screen (:attr:`Table.sticky`).
+    """
+    rows, records = [], []
+    for _, row in frame.iterrows():
+        entry = entries[row["method"], row["params_hash"]]
+        seeds = seed_list(row["seeds"])
+        rank = int_or_none(row["rank"])
+        rows.append(
+            [
+                number_cell(rank),
+                text_cell(entry.label, href=entry.page),
+                *_metric_cells(row, metrics),
+                *([number_cell(int(row["n_train_frames"]))] if with_frames else []),
+                number_cell(int(row["n_seeds"]), title=f"seeds {seeds}"),
+            ]
+        )
+        records.append({"rank": rank, **_download_row(row, entry, metrics)})
+    return rows, records
+
+
+def _fraction_tables(
+    summary: pd.DataFrame,
+    entries: dict[tuple[str, str], Entry],
+    metrics: Sequence[Metric],
+    stem: str,
+) -> list[Table]:
+    """One ranked table per training fraction, the largest fraction first."""
+    return [
+        _fraction_table(summary[summary["fraction"] == fraction], entries, metrics, stem)
+        for fraction in sorted(summary["fraction"].unique(), reverse=True)
+    ]
+
+
+def _fraction_table(
+    rows: pd.DataFrame,
+    entries: dict[tuple[str, str], Entry],
+    metrics: Sequence[Metric],
+    stem: str,
+) -> Table:
+    """The entries of one fraction, ranked by energy MAE on all test frames."""
+    fraction = float(rows["fraction"].iloc[0])
+    frame = rows.assign(rank=_ranks(rows[f"{ENERGY.column}_mean"]))
+    frame = frame.sort_values(["rank", "label"], na_position="last")
+    cells, records = _ranked_rows(frame, entries, metrics, with_frames=False)
+    frames = sorted({int(n) for n in rows["n_train_frames"]})
+    seeds = sorted({int(n) for n in rows["n_seeds"]})
+    return Table(
+        key=f"{stem.rsplit('/', 1)[-1]}-fraction-{fraction:g}",
+        caption=f"Fraction {fraction:g}: {', '.join(format_number(n) for n in frames)} training "
+        f"frames, {_count(seeds, 'seed')} per method",
+        headers=["Rank", "Method", *(_header(m) for m in metrics), "Seeds"],
+        rows=cells,
+        fields=[*_RANKED_FIELDS, *_metric_fields(metrics)],
+        records=records,
+        download=f"{stem}.fraction-{fraction:g}",
+        note="Ranked by the energy MAE on all test frames (E MAE), among the methods of this "
+        "fraction only. Cells: mean over seeds and, with two or more seeds, the 95 % Student-t "
+        "interval of the mean in parentheses (none with one seed). Covered share: the test "
+        "frames whose elements all occur in this training fraction; E MAE covered: the "
+        "energy MAE on those frames. Ef MAE: formation energy.",
+        sticky=3,
+    )
+
+
+def _count(values: Sequence[int], noun: str) -> str:
+    """``"3 seeds"``, ``"1 seed"`` or ``"1–3 seeds"`` for the distinct counts given."""
+    low, high = min(values), max(values)
+    text = f"{low}" if low == high else f"{low}–{high}"
+    return f"{text} {noun}" + ("" if high == 1 else "s")
 
 
 def _summary_table(
@@ -241,21 +356,63 @@ def _summary_table(
     frame = summary[summary["fraction"] == largest]
     frame = frame.assign(rank=_ranks(frame[f"{ENERGY.column}_mean"]))
     frame = frame.sort_values(["rank", "label"], na_position="last")
-    rows, records = _ranked(frame, entries, metrics, show_fraction=False)
+    rows, records = _ranked_rows(frame, entries, metrics, with_frames=True)
     missing = sorted(set(summary["label"]) - set(frame["label"]))
-    note = "Methods without runs at this fraction are not listed"
+    note = "Mean over seeds (95 % Student-t interval of the mean with two or more seeds). "
+    note += "Methods without runs at this fraction are not listed"
     note += f": {', '.join(missing)}." if missing else "."
     return Table(
         key=f"{stem.rsplit('/', 1)[-1]}-summary",
         caption=f"Summary at the largest fraction run, {largest:g} "
         f"({format_number(int(frame['n_train_frames'].max()))} training frames)",
-        headers=["Rank", "Method", "Train frames", "Seeds", *(m.header for m in metrics)],
+        headers=["Rank", "Method", *(m.header for m in metrics), "Train frames", "Seeds"],
         rows=rows,
         fields=[*_RANKED_FIELDS, *_metric_fields(metrics)],
         records=records,
         download=f"{stem}.summary",
         note=note,
+        sticky=3,
     )
+
+
+#: Columns of the paper check.
+_PAPER_FIELDS = ["claim", "verdict", "detail", "evidence"]
+
+
+def _paper_check(
+    summary: pd.DataFrame, definition: Task | None, stem: str
+) -> tuple[Table | None, str]:
+    """The section "Does this reproduce the paper?": :func:`check_paper_claims` as a table.
+
+    Returns:
+        ``(table, "")``, or ``(None, why there is none)``.
+    """
+    if definition is None:
+        return None, "The task definition was not found, so the claims cannot be checked."
+    checks: list[ClaimCheck] = check_paper_claims(summary, definition)
+    if not checks:
+        return None, "No claim of the paper applies to this task."
+    rows = [[text_cell(c.claim), text_cell(c.verdict), text_cell(c.detail)] for c in checks]
+    records = [
+        {"claim": c.claim, "verdict": c.verdict, "detail": c.detail, "evidence": c.rows}
+        for c in checks
+    ]
+    table = Table(
+        key=f"{stem.rsplit('/', 1)[-1]}-paper-check",
+        caption="The claims of Huang et al. (2025) on this task's ranked runs",
+        headers=["Claim", "Verdict", "Detail"],
+        rows=rows,
+        fields=_PAPER_FIELDS,
+        records=records,
+        download=f"{stem}.paper-check",
+        sortable=False,
+        css_class="paper-check",
+        note="Reproduced: the claimed order holds and the 95 % intervals over seeds do not "
+        "overlap; not reproduced: the opposite order with intervals apart; inconclusive: the "
+        "intervals overlap; not measurable: a method is missing or has one seed (no interval). "
+        "The JSON download holds the evidence of each comparison.",
+    )
+    return table, ""
 
 
 #: Caption of the table of non-compliant runs.
@@ -297,7 +454,7 @@ def _reference_table(
     headers = ["Method", "Fraction", "Train frames", "Seeds"]
     return Table(
         key=f"{stem.rsplit('/', 1)[-1]}-reference",
-        caption=f"{REFERENCE_CAPTION}: mean over seeds (95 % bootstrap interval)",
+        caption=f"{REFERENCE_CAPTION}: mean over seeds (95 % t-interval with two or more seeds)",
         headers=[*headers, *(m.header for m in metrics), "Reason"],
         rows=rows,
         fields=[*_RANKED_FIELDS[1:], *_metric_fields(metrics), "reason"],
@@ -310,8 +467,21 @@ def _reference_table(
     )
 
 
-def _scaling_frames(summary: pd.DataFrame, min_frames: float) -> dict[Metric, pd.DataFrame]:
-    """:func:`mfbench.results.scaling.scaling_table` of each plotted metric, by entry label."""
+def _scaling_frames(
+    summary: pd.DataFrame,
+    runs: pd.DataFrame,
+    entries: dict[tuple[str, str], Entry],
+    min_frames: float,
+) -> dict[Metric, pd.DataFrame]:
+    """:func:`mfbench.results.scaling.scaling_table` of each plotted metric, by entry label.
+
+    Args:
+        summary: the labelled summary of the ranked runs.
+        runs: those runs, one row per seed: each seed's curve is fitted on its own.
+        entries: every entry, by (name, params_hash).
+        min_frames: the task's ``scaling_fit_min_frames``.
+    """
+    labels = [entries[m, h].label for m, h in zip(runs["method"], runs["params_hash"], strict=True)]
     out = {}
     for metric in PLOT_METRICS:
         column = f"{metric.column}_mean"
@@ -323,10 +493,35 @@ def _scaling_frames(summary: pd.DataFrame, min_frames: float) -> dict[Metric, pd
             .groupby(["method", "n_train_frames"], as_index=False, sort=True)
             .mean()
         )
+        per_seed = runs[["seed", "n_train_frames", metric.column]].assign(method=labels)
         out[metric] = scaling_table(
-            curves, metric.column, min_frames, scratch_method=SCRATCH_METHOD
+            curves,
+            metric.column,
+            min_frames,
+            scratch_method=SCRATCH_METHOD,
+            per_seed=per_seed,
         )
     return out
+
+
+def _interval_text(value: Any, low: Any, high: Any, digits: str = ".2f") -> str:
+    """``"-0.40 (-0.52 to -0.28)"``; the value alone without an interval; – when missing."""
+    if is_missing(value):
+        return MISSING
+    text = f"{float(value):{digits}}".replace("-", "−")
+    if not (is_missing(low) or is_missing(high)):
+        ends = [f"{float(v):{digits}}".replace("-", "−") for v in (low, high)]
+        text += f" ({ends[0]} to {ends[1]})"
+    return text
+
+
+def _prefactor_text(row: pd.Series) -> str:
+    """The prefactor with the interval of its log10 turned back into the metric's unit."""
+    low, high = row["log10_prefactor_ci_low"], row["log10_prefactor_ci_high"]
+    text = format_number(row["prefactor"])
+    if not (is_missing(row["prefactor"]) or is_missing(low) or is_missing(high)):
+        text += f" ({format_number(10.0**low)} to {format_number(10.0**high)})"
+    return text
 
 
 def _scaling_table(scaling: dict[Metric, pd.DataFrame], stem: str, min_frames: float) -> Table:
@@ -338,19 +533,24 @@ def _scaling_table(scaling: dict[Metric, pd.DataFrame], stem: str, min_frames: f
             bound = {"more-than": "> ", "at-most": "≤ "}.get(str(kind), "")
             efficiency = MISSING if is_missing(factor) else f"{bound}{format_number(factor)}"
             fitted = (
-                MISSING
+                Cell("no fit", title=str(row["no_fit_reason"]))
                 if int(row["n_points"]) == 0
-                else f"{format_number(row['fit_n_min'])}–{format_number(row['fit_n_max'])}"
+                else text_cell(
+                    f"{format_number(row['fit_n_min'])}–{format_number(row['fit_n_max'])}"
+                )
             )
             rows.append(
                 [
                     text_cell(metric.short),
                     text_cell(str(row["method"])),
-                    number_cell(row["slope"]),
-                    number_cell(row["prefactor"]),
+                    Cell(
+                        _interval_text(row["slope"], row["slope_ci_low"], row["slope_ci_high"]),
+                        sort=_sort_number(row["slope"]),
+                    ),
+                    Cell(_prefactor_text(row), sort=_sort_number(row["prefactor"])),
                     number_cell(row["r2"]),
-                    number_cell(int(row["n_points"])),
-                    text_cell(fitted),
+                    number_cell(int(row["n_seed_fits"])),
+                    fitted,
                     Cell(efficiency, sort=_sort_number(factor), title=f"bound: {kind}"),
                     number_cell(row["auc"]),
                 ]
@@ -359,15 +559,15 @@ def _scaling_table(scaling: dict[Metric, pd.DataFrame], stem: str, min_frames: f
     fields = ["metric", *TABLE_COLUMNS]
     return Table(
         key=f"{stem.rsplit('/', 1)[-1]}-scaling",
-        caption=f"Power law MAE = a · n^b fitted to the mean MAE at n ≥ {min_frames:,.0f} "
+        caption=f"Power law MAE = a · n^b through ≥ 3 fractions with n ≥ {min_frames:,.0f} "
         "training frames",
         headers=[
             "Metric",
             "Method",
-            "Slope b",
-            "Prefactor a",
+            "Slope b (95 % interval)",
+            "Prefactor a (95 % interval)",
             "R²",
-            "Points fitted",
+            "Seeds fitted",
             "Frames fitted",
             f"Frames {SCRATCH_METHOD} needs (×)",
             "Mean MAE over shared range",
@@ -376,11 +576,29 @@ def _scaling_table(scaling: dict[Metric, pd.DataFrame], stem: str, min_frames: f
         fields=fields,
         records=records,
         download=f"{stem}.scaling",
-        note=f"“Frames {SCRATCH_METHOD} needs”: how many times more training frames the "
+        note="Each seed's learning curve is fitted on its own (log-log least squares); b and "
+        "log10 a are the means over the seeds fitted, with the 95 % Student-t interval over "
+        "them (none with one seed); R² is that of the mean line on every seed's points. "
+        f"“Frames {SCRATCH_METHOD} needs”: how many times more training frames the "
         f"{SCRATCH_METHOD} entry needs to reach the method's MAE at its largest fraction "
         "(> : never reached in the frames measured). Mean MAE over shared range: the mean of the "
         "learning curve over log10(frames) on the range every method measured.",
     )
+
+
+def _fit_notes(scaling: dict[Metric, pd.DataFrame], min_frames: float) -> list[str]:
+    """Why entries have no power-law fit: one sentence per reason, naming the entries."""
+    reasons: dict[str, dict[str, None]] = {}
+    for table in scaling.values():
+        for _, row in table[table["n_points"] == 0].iterrows():
+            reason = row["no_fit_reason"] or f"no fit at ≥ {min_frames:,.0f} training frames"
+            reasons.setdefault(str(reason), {})[str(row["method"])] = None
+    everyone = {str(m) for t in scaling.values() for m in t["method"]}
+    notes = []
+    for reason, methods in reasons.items():
+        who = "any method" if set(methods) == everyone else ", ".join(sorted(methods))
+        notes.append(f"No power law for {who}: {reason}.")
+    return notes
 
 
 def _gain_table(summary: pd.DataFrame, stem: str) -> Table | None:
@@ -455,29 +673,55 @@ def _sort_number(value: Any) -> str:
 
 
 def _plots(
-    task: str, summary: pd.DataFrame, scaling: dict[Metric, pd.DataFrame], min_frames: float
+    task: str,
+    summary: pd.DataFrame,
+    scaling: dict[Metric, pd.DataFrame],
+    min_frames: float,
+    entries: dict[tuple[str, str], Entry],
 ) -> list[Plot]:
     """The scaling plots of one task (energy and force MAE)."""
+    names = {e.label: e.name for e in entries.values()}
+    variants = _variants(sorted(set(summary["label"])), names)
     plots = []
     for metric in PLOT_METRICS:
         if f"{metric.column}_mean" not in summary.columns:
             continue
         fits = scaling.get(metric)
         curves = [
-            _curve(label, rows, metric, fits) for label, rows in summary.groupby("label", sort=True)
+            _curve(str(label), rows, metric, fits, names[label], variants[label])
+            for label, rows in summary.groupby("label", sort=True)
         ]
         svg = scaling_svg(f"{task}: {metric.name}", metric.header, curves, min_frames)
         if svg is None:
             continue
         caption = (
             f"{metric.name} ({metric.unit}) against training frames, log-log: mean over seeds "
-            "with the 95 % bootstrap interval; dashed: power-law fit."
+            "with the 95 % Student-t interval of the mean (no bar with one seed); dashed: "
+            "power-law fit."
         )
         plots.append(Plot(title=f"{metric.name} scaling", svg=Markup(svg), caption=caption))
     return plots
 
 
-def _curve(label: str, rows: pd.DataFrame, metric: Metric, fits: pd.DataFrame | None) -> Curve:
+def _variants(labels: Sequence[str], names: dict[str, str]) -> dict[str, int]:
+    """0 for the first label of each method name, 1, 2, ... for the next ones (line styles)."""
+    seen: dict[str, int] = {}
+    out = {}
+    for label in labels:
+        name = names[label]
+        out[label] = seen.get(name, 0)
+        seen[name] = out[label] + 1
+    return out
+
+
+def _curve(
+    label: str,
+    rows: pd.DataFrame,
+    metric: Metric,
+    fits: pd.DataFrame | None,
+    method: str,
+    variant: int,
+) -> Curve:
     rows = rows.sort_values("n_train_frames")
     positive = rows[rows["n_train_frames"] > 0]
     zero = rows[rows["n_train_frames"] == 0][f"{metric.column}_mean"]
@@ -494,25 +738,29 @@ def _curve(label: str, rows: pd.DataFrame, metric: Metric, fits: pd.DataFrame | 
                 float(row["fit_n_max"]),
             )
     return Curve(
-        label=str(label),
+        label=label,
         n_frames=positive["n_train_frames"].to_numpy(dtype=float),
         mean=positive[f"{metric.column}_mean"].to_numpy(dtype=float),
         low=positive[f"{metric.column}_ci_low"].to_numpy(dtype=float),
         high=positive[f"{metric.column}_ci_high"].to_numpy(dtype=float),
         zero_shot=zero_shot,
         fit=fit,
+        method=method,
+        variant=variant,
     )
 
 
 def _plot_note(summary: pd.DataFrame, min_frames: float) -> str:
     note = (
-        f"Power laws are fitted only at ≥ {min_frames:,.0f} training frames (the task's "
-        "scaling_fit_min_frames), as in Huang et al. (2025, Fig. 6)."
+        f"Power laws are fitted only through at least 3 fractions with ≥ {min_frames:,.0f} "
+        "training frames (the task's scaling_fit_min_frames), as in Huang et al. (2025, "
+        "Fig. 6): a line through two points always fits perfectly and says nothing. Each "
+        "method keeps its colour and marker on every page."
     )
     if len(summary) and (summary["n_train_frames"] == 0).any():
         note += (
-            " Fraction 0 (zero training frames) has no place on a log axis: it is drawn as a "
-            "hollow diamond on the left edge, at its MAE, and enters no fit."
+            " Fraction 0 (zero training frames) has no place on a log axis: it is drawn as the "
+            "method's marker, hollow, on the left edge, at its MAE, and enters no fit."
         )
     return note
 
@@ -590,6 +838,8 @@ def _task_details(
             ("fractions", ", ".join(f"{v:g}" for v in definition.fractions.values)),
             ("scaling_fit_min_frames", definition.scaling_fit_min_frames),
             ("budget (definition)", _budget(definition)),
+            ("hyperparameter selection", _selection(definition)),
+            ("labels citable", "yes" if definition.citable else "no: labels come from models"),
             (
                 "auxiliary data",
                 "; ".join(_auxiliary(a) for a in definition.auxiliary_data) or "none",
@@ -600,6 +850,9 @@ def _task_details(
         ("valid records", len(records)),
     ]
     tables = [key_value_table(f"{key}-task", "Task", about, f"{stem}.task")]
+    coverage = coverage_table(definition, stem) if definition is not None else None
+    if coverage is not None:
+        tables.append(coverage)
     tables.append(
         count_table(
             f"{key}-dataset",
@@ -673,6 +926,19 @@ def _task_details(
         )
     )
     return tables
+
+
+def _selection(definition: Task) -> str:
+    """The task's grid in words, or that methods keep their own hyperparameters."""
+    spec = definition.selection
+    if spec is None:
+        return "none: each method runs with its own hyperparameters"
+    grid = "; ".join(f"{name} in {{{', '.join(f'{v:g}' for v in values)}}}"
+                     for name, values in spec.grid.items())  # fmt: skip
+    return (
+        f"{grid}, chosen per run on the validation split by {spec.metric} (for every method "
+        "that has the parameter and was not given it)"
+    )
 
 
 def _budget(definition: Task) -> str:

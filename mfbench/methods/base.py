@@ -29,6 +29,14 @@ class NotFittedError(MfbenchError):
     """A method was used for prediction or saving before :meth:`Method.fit`."""
 
 
+class FitDivergedError(MfbenchError):
+    """A method's training diverged (NaN or infinite loss); raise it from ``fit``.
+
+    Under a task's hyperparameter selection (:mod:`mfbench.selection`) a diverged candidate is
+    recorded and passed over instead of stopping the run.
+    """
+
+
 @dataclass
 class FitContext:
     """What the runner hands a method besides its training and validation frames.

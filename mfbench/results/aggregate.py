@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mfbench.runner import validate_result
+from mfbench.runner import protocol_params_hash, validate_result
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
         "split_fingerprint": task["split_fingerprint"],
         "test_fingerprint": task["test_fingerprint"],
         "method": method.get("name") or method["spec"],
-        "params_hash": method["params_hash"],
+        "params_hash": protocol_params_hash(record),
         "fraction": float(record["fraction"]),
         "n_train_frames": int(record["n_train_frames"]),
         "seed": int(record["seed"]),
@@ -168,47 +168,46 @@ def _short(fingerprint: str) -> str:
 
 
 def summarize(
-    frame: pd.DataFrame,
-    metrics: Sequence[str] | None = None,
-    n_boot: int = 2000,
-    seed: int = 0,
+    frame: pd.DataFrame, metrics: Sequence[str] | None = None, level: float = 0.95
 ) -> pd.DataFrame:
-    """Mean, spread and a bootstrap interval over seeds for each run group.
+    """Mean, spread and a Student-t interval of the mean over seeds for each run group.
 
     Runs are grouped by ``(task, task_version, split_fingerprint, method, params_hash,
     fraction)``: only their seeds differ. Pass :func:`comparable`'s ``kept`` table so that
     only comparable runs are pooled.
 
-    The interval is the 2.5 and 97.5 percentiles of the mean over ``n_boot`` resamples of the
-    seeds with replacement. With one seed it is ``[value, value]``; with few seeds (the usual
-    3 to 5) it is narrow and coarse, since resamples can only recombine the seeds that were
-    run: it says nothing about seeds never tried, so do not over-trust it.
+    With ``n >= 2`` seeds the interval is ``mean ± t_{(1 + level) / 2, n - 1} · s / √n``
+    (:func:`t_interval`; ``s`` the standard deviation with ddof 1): the usual interval of the
+    mean of ``n`` independent seeds, wide when ``n`` is small (``t_{0.975, 1} = 12.7``, so two
+    seeds give a wide interval, as they should). With one seed there is no interval and no
+    standard deviation: both are NaN, never ``[value, value]``. The seeds tried are assumed a
+    sample of the seeds that could have been tried; the interval says nothing about other
+    hyperparameters or another split.
 
     Args:
         frame: a :func:`records_frame` table.
         metrics: the columns to summarize (default: every metric column, see
             :func:`metric_columns`); units are those of the columns.
-        n_boot: bootstrap resamples per group.
-        seed: seed of the NumPy generator; each group starts a fresh generator from it, so
-            a group's interval does not depend on the other groups in the table.
+        level: coverage of the interval, in (0, 1).
 
     Returns:
         One row per group, sorted by the group columns, with ``n_seeds``, ``seeds`` (sorted
-        tuple), ``n_train_frames`` and, for each metric ``m``, ``m_mean``, ``m_std`` (ddof 1,
-        NaN for one seed), ``m_ci_low`` and ``m_ci_high``.
+        tuple), ``n_train_frames`` and, for each metric ``m`` (in the metric's unit),
+        ``m_mean``, ``m_std`` (ddof 1; NaN for one seed), ``m_ci_low`` and ``m_ci_high`` (NaN
+        for one seed, or when a seed's value is NaN).
 
     Raises:
-        ValueError: a metric is not a column, a seed occurs twice in one group, or the runs
-            of a group disagree on ``n_train_frames``.
+        ValueError: a metric is not a column, ``level`` is outside (0, 1), a seed occurs
+            twice in one group, or the runs of a group disagree on ``n_train_frames``.
     """
     names = list(metrics) if metrics is not None else metric_columns(frame)
     unknown = [name for name in names if name not in frame.columns]
     if unknown:
         raise ValueError(f"no such metric column(s) {unknown}; columns are {list(frame.columns)}")
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
     rows = [
-        _summarize_group(dict(zip(GROUP_COLUMNS, key, strict=True)), runs, names, n_boot, seed)
+        _summarize_group(dict(zip(GROUP_COLUMNS, key, strict=True)), runs, names, level)
         for key, runs in frame.groupby(list(GROUP_COLUMNS), sort=True)
     ]
     columns = [*GROUP_COLUMNS, "n_seeds", "seeds", "n_train_frames"] + [
@@ -218,7 +217,7 @@ def summarize(
 
 
 def _summarize_group(
-    key: dict[str, Any], runs: pd.DataFrame, names: list[str], n_boot: int, seed: int
+    key: dict[str, Any], runs: pd.DataFrame, names: list[str], level: float
 ) -> dict[str, Any]:
     where = ", ".join(f"{k} {v}" for k, v in key.items() if k != "split_fingerprint")
     seeds = runs["seed"].tolist()
@@ -230,38 +229,35 @@ def _summarize_group(
         raise ValueError(f"{where}: runs disagree on n_train_frames {sorted(sizes.tolist())}")
     row = {**key, "n_seeds": len(seeds), "seeds": tuple(sorted(seeds)),
            "n_train_frames": int(sizes[0])}  # fmt: skip
-    resamples = _resample_indices(len(runs), n_boot, seed)
     for name in names:
         values = runs[name].to_numpy(dtype=np.float64)
-        low, high = bootstrap_interval(values, resamples)
         row[f"{name}_mean"] = float(np.mean(values))
         row[f"{name}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
-        row[f"{name}_ci_low"], row[f"{name}_ci_high"] = low, high
+        row[f"{name}_ci_low"], row[f"{name}_ci_high"] = t_interval(values, level)
     return row
 
 
-def _resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """``[n_boot, n]`` indices drawn with replacement by a generator seeded with ``seed``."""
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of the mean of independent values (one per seed).
 
-
-def bootstrap_interval(
-    values: np.ndarray, resamples: np.ndarray, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean.
+    ``mean ± t · s / √n`` with ``t`` the ``(1 + level) / 2`` quantile of Student's t with
+    ``n - 1`` degrees of freedom and ``s`` the standard deviation with ddof 1.
 
     Args:
-        values: ``[n]`` one value per seed.
-        resamples: ``[n_boot, n]`` indices into ``values``, one resample per row.
-        level: coverage of the interval.
+        values: ``[n]`` one value per seed, in the metric's unit.
+        level: coverage of the interval, in (0, 1).
 
     Returns:
-        ``(low, high)``; NaN when any value is NaN.
+        ``(low, high)`` in the unit of ``values``; ``(NaN, NaN)`` when ``n < 2`` or any value
+        is NaN (no interval can be given).
     """
+    from scipy.stats import t as student_t
+
     values = np.asarray(values, dtype=np.float64)
-    if np.isnan(values).any():
+    if values.size < 2 or np.isnan(values).any():
         return math.nan, math.nan
-    means = values[resamples].mean(axis=1)
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
+    mean = float(np.mean(values))
+    half = float(student_t.ppf((1 + level) / 2, values.size - 1)) * float(
+        np.std(values, ddof=1) / math.sqrt(values.size)
+    )
+    return mean - half, mean + half

@@ -233,6 +233,33 @@ def _check_identity(record: dict[str, Any], problems: list[str]) -> None:
             f"method.params_hash: stored {method.get('params_hash')!r}, the hyperparameters "
             f"stated hash to {params_hash(params)!r}"
         )
+    if "selection" in record:
+        _check_selection(record["selection"], params, problems)
+
+
+def _check_selection(selection: Any, params: Any, problems: list[str]) -> None:
+    """A selection block must hash right and choose one of its own scored candidates."""
+    if not isinstance(selection, dict):
+        problems.append(f"selection: {type(selection).__name__}, not an object")
+        return
+    requested, chosen = selection.get("requested_params"), selection.get("chosen")
+    candidates = selection.get("candidates")
+    if not (isinstance(requested, dict) and isinstance(chosen, dict)
+            and isinstance(candidates, list)):  # fmt: skip
+        problems.append("selection: requested_params, chosen and candidates must be given")
+        return
+    if selection.get("requested_params_hash") != params_hash(requested):
+        problems.append(
+            f"selection.requested_params_hash: stored {selection.get('requested_params_hash')!r},"
+            f" the requested hyperparameters hash to {params_hash(requested)!r}"
+        )
+    if params != {**requested, **chosen}:
+        problems.append("method.params are not the requested ones with the chosen grid values")
+    scored = [
+        c.get("params") for c in candidates if isinstance(c, dict) and c.get("status") == "ok"
+    ]
+    if chosen not in scored:
+        problems.append(f"selection.chosen {chosen} is not a scored candidate")
 
 
 def _check_provenance(record: dict[str, Any], problems: list[str]) -> None:

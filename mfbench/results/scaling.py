@@ -9,6 +9,12 @@ Huang et al. (2025, arXiv 2504.05565, Fig. 6) fit straight lines on log-log axes
 its own threshold as ``scaling_fit_min_frames``. Fraction 0 (zero-shot, ``n = 0``) never enters
 a log-log fit nor an area in ``log10(n)``.
 
+A power law is fitted only through at least :data:`MIN_FIT_FRAMES` distinct training-frame counts
+at or above that threshold: a line through two points always has R² = 1 and says nothing about
+the shape of the curve. When there are seeds, each seed's curve is fitted on its own and the
+reported slope and ``log10`` prefactor are the means over the seeds, with a Student-t interval
+over the seeds (:func:`fit_power_law_seeds`; no interval with fewer than two seeds fitted).
+
 Pure numpy/pandas, so that the leaderboard CLI stays fast.
 """
 
@@ -24,7 +30,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from mfbench.results.aggregate import t_interval
+
 logger = logging.getLogger(__name__)
+
+#: Fewest distinct training-frame counts a power law is fitted through.
+MIN_FIT_FRAMES = 3
 
 #: A learning curve: (training frames ``[n_points]``, MAE ``[n_points]`` in the metric's unit).
 Curve = tuple[npt.ArrayLike, npt.ArrayLike]
@@ -138,6 +149,48 @@ def _sorted_curve(
     return n, y
 
 
+def _fit_points(
+    n_frames: npt.ArrayLike, mae: npt.ArrayLike, min_frames: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The points a power law may go through: ``n >= min_frames``, ``n > 0``, MAE finite > 0."""
+    n, y = _as_arrays(n_frames, mae)
+    in_range = np.isfinite(n) & (n > 0) & (n >= min_frames)
+    usable = in_range & np.isfinite(y) & (y > 0)
+    if np.any(in_range & ~usable):
+        logger.warning(
+            "power-law fit leaves out %d point(s) at n >= %g whose MAE is not finite and > 0",
+            int(np.sum(in_range & ~usable)),
+            min_frames,
+        )
+    return n[usable], y[usable]
+
+
+def no_fit_reason(n_frames: npt.ArrayLike, mae: npt.ArrayLike, min_frames: float) -> str | None:
+    """Why no power law is fitted to a curve, in words; None when one is.
+
+    Args:
+        n_frames: training frames ``[n_points]`` (one per fraction, or repeated per seed).
+        mae: test MAE ``[n_points]`` in the metric's unit.
+        min_frames: smallest number of training frames fitted (``scaling_fit_min_frames``).
+
+    Returns:
+        E.g. ``"only 2 fractions with ≥ 100 training frames; a power law needs 3"``.
+    """
+    n, _ = _fit_points(n_frames, mae, min_frames)
+    distinct = int(np.unique(n).size)
+    if distinct >= MIN_FIT_FRAMES:
+        return None
+    counted = (
+        "no fraction"
+        if distinct == 0
+        else f"only {distinct} fraction" + ("" if distinct == 1 else "s")
+    )
+    return (
+        f"{counted} with ≥ {min_frames:,.0f} training frames (and a positive MAE); "
+        f"a power law needs {MIN_FIT_FRAMES}"
+    )
+
+
 def fit_power_law(
     n_frames: npt.ArrayLike, mae: npt.ArrayLike, min_frames: float
 ) -> PowerLaw | None:
@@ -153,33 +206,92 @@ def fit_power_law(
             ``scaling_fit_min_frames``).
 
     Returns:
-        The fit, or None when fewer than two distinct ``n`` qualify (no line can be drawn).
+        The fit, or None when fewer than :data:`MIN_FIT_FRAMES` distinct ``n`` qualify (see
+        :func:`no_fit_reason` for the reason in words).
     """
-    n, y = _as_arrays(n_frames, mae)
-    in_range = np.isfinite(n) & (n > 0) & (n >= min_frames)
-    usable = in_range & np.isfinite(y) & (y > 0)
-    if np.any(in_range & ~usable):
-        logger.warning(
-            "power-law fit leaves out %d point(s) at n >= %g whose MAE is not finite and > 0",
-            int(np.sum(in_range & ~usable)),
-            min_frames,
-        )
-    n, y = n[usable], y[usable]
-    if np.unique(n).size < 2:
+    n, y = _fit_points(n_frames, mae, min_frames)
+    if np.unique(n).size < MIN_FIT_FRAMES:
         return None
     x, logy = np.log10(n), np.log10(y)
     dx, dy = x - x.mean(), logy - logy.mean()
     slope = float(np.sum(dx * dy) / np.sum(dx * dx))
     intercept = float(logy.mean() - slope * x.mean())
-    residual = logy - (intercept + slope * x)
-    ss_tot = float(np.sum(dy * dy))
-    r2 = float("nan") if np.ptp(logy) == 0 else 1.0 - float(np.sum(residual**2)) / ss_tot
     return PowerLaw(
         prefactor=10.0**intercept,
         slope=slope,
-        r2=r2,
+        r2=_r2(x, logy, intercept, slope),
         n_points=int(n.size),
         n_range=(float(n.min()), float(n.max())),
+    )
+
+
+def _r2(x: np.ndarray, logy: np.ndarray, intercept: float, slope: float) -> float:
+    """R² of the line ``intercept + slope * x`` in ``log10`` space; NaN for a constant ``logy``."""
+    if np.ptp(logy) == 0:
+        return float("nan")
+    residual = logy - (intercept + slope * x)
+    return 1.0 - float(np.sum(residual**2)) / float(np.sum((logy - logy.mean()) ** 2))
+
+
+@dataclass(frozen=True)
+class SeedPowerLaw:
+    """A power law from the seeds' own fits, with intervals over the seeds.
+
+    Attributes:
+        law: the reported law: slope and ``log10`` prefactor are the means over the seeds
+            fitted; ``r2`` is that of this line on every fitted point of every seed (log10
+            space); ``n_points`` counts those points; ``n_range`` spans them.
+        n_seeds: seeds whose own curve had a fit (at least :data:`MIN_FIT_FRAMES` distinct
+            ``n``); seeds without one are left out.
+        slope_ci: 95 % Student-t interval of the mean slope over the seeds; NaN with one seed.
+        log10_prefactor_ci: the same for ``log10(prefactor)`` (``log10`` of the metric's unit).
+    """
+
+    law: PowerLaw
+    n_seeds: int
+    slope_ci: tuple[float, float]
+    log10_prefactor_ci: tuple[float, float]
+
+
+def fit_power_law_seeds(
+    seed_curves: Sequence[Curve], min_frames: float, level: float = 0.95
+) -> SeedPowerLaw | None:
+    """Fit each seed's learning curve on its own, then average the parameters over the seeds.
+
+    Args:
+        seed_curves: one ``(n_frames, mae)`` per seed, MAE in the metric's unit.
+        min_frames: smallest number of training frames fitted (``scaling_fit_min_frames``).
+        level: coverage of the intervals.
+
+    Returns:
+        The averaged law and the intervals (:class:`SeedPowerLaw`), or None when no seed's
+        curve has :data:`MIN_FIT_FRAMES` distinct qualifying ``n``.
+    """
+    fits, points = [], []
+    for n_frames, mae in seed_curves:
+        fit = fit_power_law(n_frames, mae, min_frames)
+        if fit is not None:
+            fits.append(fit)
+            points.append(_fit_points(n_frames, mae, min_frames))
+    if not fits:
+        return None
+    slopes = np.array([f.slope for f in fits])
+    intercepts = np.log10([f.prefactor for f in fits])
+    slope, intercept = float(slopes.mean()), float(intercepts.mean())
+    n = np.concatenate([p[0] for p in points])
+    y = np.concatenate([p[1] for p in points])
+    law = PowerLaw(
+        prefactor=10.0**intercept,
+        slope=slope,
+        r2=_r2(np.log10(n), np.log10(y), intercept, slope),
+        n_points=int(n.size),
+        n_range=(float(n.min()), float(n.max())),
+    )
+    return SeedPowerLaw(
+        law=law,
+        n_seeds=len(fits),
+        slope_ci=t_interval(slopes, level),
+        log10_prefactor_ci=t_interval(intercepts, level),
     )
 
 
@@ -347,11 +459,18 @@ def learning_curve_area(
 TABLE_COLUMNS = (
     "method",
     "slope",
+    "slope_ci_low",
+    "slope_ci_high",
     "prefactor",
+    "log10_prefactor",
+    "log10_prefactor_ci_low",
+    "log10_prefactor_ci_high",
     "r2",
     "n_points",
+    "n_seed_fits",
     "fit_n_min",
     "fit_n_max",
+    "no_fit_reason",
     "efficiency_at_frames",
     "data_efficiency_factor",
     "data_efficiency_kind",
@@ -397,24 +516,57 @@ def _common_range(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[flo
     return (float(max(lo for lo, _ in spans)), float(min(hi for _, hi in spans)))
 
 
+def _seed_curves(per_seed: pd.DataFrame | None, method: str, metric: str) -> list[Curve]:
+    """Each seed's curve of ``method`` (rows with ``n > 0``), from a per-run table."""
+    if per_seed is None:
+        return []
+    rows = per_seed[(per_seed["method"] == method) & (per_seed["n_train_frames"] > 0)]
+    return [
+        (group["n_train_frames"].to_numpy(dtype=float), group[metric].to_numpy(dtype=float))
+        for _, group in rows.groupby("seed", sort=True)
+    ]
+
+
+def _fit_columns(
+    curve: tuple[np.ndarray, np.ndarray], seeds: list[Curve], min_frames: float
+) -> dict[str, object]:
+    """The fit columns of one method: from the seeds' own fits when any, else the mean curve."""
+    n, y = curve
+    seeded = fit_power_law_seeds(seeds, min_frames) if seeds else None
+    fit = seeded.law if seeded is not None else fit_power_law(n, y, min_frames)
+    nan2 = (math.nan, math.nan)
+    slope_ci = seeded.slope_ci if seeded is not None else nan2
+    log_ci = seeded.log10_prefactor_ci if seeded is not None else nan2
+    return {
+        "slope": fit.slope if fit else math.nan,
+        "slope_ci_low": slope_ci[0],
+        "slope_ci_high": slope_ci[1],
+        "prefactor": fit.prefactor if fit else math.nan,
+        "log10_prefactor": math.log10(fit.prefactor) if fit else math.nan,
+        "log10_prefactor_ci_low": log_ci[0],
+        "log10_prefactor_ci_high": log_ci[1],
+        "r2": fit.r2 if fit else math.nan,
+        "n_points": fit.n_points if fit else 0,
+        "n_seed_fits": seeded.n_seeds if seeded is not None else 0,
+        "fit_n_min": fit.n_range[0] if fit else math.nan,
+        "fit_n_max": fit.n_range[1] if fit else math.nan,
+        "no_fit_reason": None if fit else no_fit_reason(n, y, min_frames),
+    }
+
+
 def _method_row(
     method: str,
     curve: tuple[np.ndarray, np.ndarray],
     scratch: tuple[np.ndarray, np.ndarray] | None,
     min_frames: float,
     auc_range: tuple[float, float],
+    seeds: list[Curve],
 ) -> dict[str, object]:
     """One row of :func:`scaling_table`."""
     n, y = curve
-    fit = fit_power_law(n, y, min_frames)
     row: dict[str, object] = {
         "method": method,
-        "slope": fit.slope if fit else math.nan,
-        "prefactor": fit.prefactor if fit else math.nan,
-        "r2": fit.r2 if fit else math.nan,
-        "n_points": fit.n_points if fit else 0,
-        "fit_n_min": fit.n_range[0] if fit else math.nan,
-        "fit_n_max": fit.n_range[1] if fit else math.nan,
+        **_fit_columns(curve, seeds, min_frames),
         "efficiency_at_frames": float(n[-1]) if n.size else math.nan,
         "data_efficiency_factor": math.nan,
         "data_efficiency_kind": None,
@@ -438,6 +590,7 @@ def scaling_table(
     min_frames: float,
     scratch_method: str = "scratch",
     auc_range: tuple[float, float] | None = None,
+    per_seed: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Scaling-law summary of one task and one metric, one row per method.
 
@@ -456,10 +609,18 @@ def scaling_table(
         auc_range: ``(n_min, n_max)`` of the learning-curve area. Default: the range measured by
             every method with a positive-``n`` point, so areas are comparable across methods. A
             method that does not cover the range gets NaN.
+        per_seed: one row per run, with columns ``method``, ``seed``, ``n_train_frames`` and
+            ``metric``: the power law is then :func:`fit_power_law_seeds` of each method's
+            seeds, with intervals. Without it (or when no seed's own curve can be fitted) the
+            law is :func:`fit_power_law` of the mean curve, without intervals.
 
     Returns:
-        Columns :data:`TABLE_COLUMNS`: ``slope``, ``prefactor``, ``r2``, ``n_points``,
-        ``fit_n_min``/``fit_n_max`` of :func:`fit_power_law` (NaN and 0 points when no fit);
+        Columns :data:`TABLE_COLUMNS`: ``slope`` (dimensionless) with ``slope_ci_low`` /
+        ``slope_ci_high``, ``prefactor`` (the metric's unit) and ``log10_prefactor`` with its
+        interval ends (NaN with fewer than two seeds fitted), ``r2``, ``n_points``,
+        ``n_seed_fits`` (seeds fitted on their own, 0 without ``per_seed``),
+        ``fit_n_min``/``fit_n_max`` (NaN and 0 points when no fit, with the reason in words in
+        ``no_fit_reason``, else None);
         ``data_efficiency_factor`` and ``data_efficiency_kind`` (a :data:`BoundKind`) of
         :func:`data_efficiency_factor` at ``efficiency_at_frames``, the method's largest
         measured ``n``; ``auc`` of :func:`learning_curve_area` over ``auc_n_min``-``auc_n_max``.
@@ -471,7 +632,14 @@ def scaling_table(
     span = auc_range if auc_range is not None else _common_range(curves)
     if not span[0] < span[1]:
         logger.warning("no range of training frames shared by all methods: auc left empty")
+    if per_seed is not None:
+        missing = {"method", "seed", "n_train_frames", metric} - set(per_seed.columns)
+        if missing:
+            raise ValueError(f"per-seed frame lacks column(s) {sorted(missing)}")
     rows = [
-        _method_row(method, curve, scratch, min_frames, span) for method, curve in curves.items()
+        _method_row(
+            method, curve, scratch, min_frames, span, _seed_curves(per_seed, method, metric)
+        )
+        for method, curve in curves.items()
     ]
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

@@ -101,15 +101,23 @@ class TaskData:
         train = split.indices("train")
         fit = self.elemental_reference(train)
         per_element = {int(z): int(fit.materials_per_element[z - 1]) for z in fit.fitted_elements}
+        test = split.indices("test")
+        test_elements = self.elements_in(test)
+        test_frame_elements = [self.store.elements_of(int(i)) for i in test]
         fractions = []
         for value in self.task.fractions.values:
             idx = split.train_fraction(value)
+            elements = self.elements_in(idx) if len(idx) else set()
+            covered = [frame <= elements for frame in test_frame_elements]
             fractions.append(
                 {
                     "fraction": value,
                     "n_frames": len(idx),
                     "n_materials": len(np.unique(self.store.material_ids[idx])),
-                    "n_elements": len(self.elements_in(idx)) if len(idx) else 0,
+                    "n_elements": len(elements),
+                    "test_elements_covered": len(elements & test_elements),
+                    "test_elements": len(test_elements),
+                    "test_frames_covered_share": float(np.mean(covered)) if covered else 0.0,
                 }
             )
         return {

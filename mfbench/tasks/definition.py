@@ -102,6 +102,27 @@ class Budget(_Strict):
     batch_size: int = Field(gt=0)
 
 
+class SelectionSpec(_Strict):
+    """Hyperparameters chosen on the validation split (see :mod:`mfbench.selection`).
+
+    Attributes:
+        grid: parameter name → the values tried, in order (the same grid for every method
+            that has the parameter).
+        metric: validation metric that decides, lower is better (``energy_mae`` or
+            ``force_mae``).
+    """
+
+    grid: dict[str, list[float | int]] = Field(min_length=1)
+    metric: Literal["energy_mae", "force_mae"] = "energy_mae"
+
+    @model_validator(mode="after")
+    def _values_given(self) -> SelectionSpec:
+        for name, values in self.grid.items():
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"selection grid {name!r} needs distinct values, got {values}")
+        return self
+
+
 class MetricSpec(_Strict):
     """A reported metric and whether higher is better."""
 
@@ -134,6 +155,10 @@ class Task(_Strict):
     fractions: FractionSpec
     scaling_fit_min_frames: int = Field(default=1000, ge=0)
     budget: Budget
+    selection: SelectionSpec | None = None
+    #: Whether the labels are DFT at the target fidelity (False: labelled by models; every
+    #: page, CSV and badge then says the numbers must not be cited as r2SCAN results).
+    citable: bool
     metrics: list[MetricSpec]
     changelog: list[ChangelogEntry] = Field(min_length=1)
 
