@@ -21,7 +21,10 @@ if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-.venv/bin/mfbench demo --out "$work/baselines"
+# the README's demo figures: wall time and peak memory of the demo on this machine
+/usr/bin/time -f "demo: %e s wall, peak resident memory %M KB" -o "$work/demo.time" \
+    .venv/bin/mfbench demo --out "$work/baselines"
+cat "$work/demo.time"
 for fraction in 0.05 0.1; do
     .venv/bin/mfbench run --task sevennet-r2scan-quick --method gga-floor \
         --param 'base_model="r2scan"' --fraction "$fraction" --out "$work/reference-models"
