@@ -566,3 +566,11 @@ def test_write_outputs_refuses_a_file_as_folder(surrogate: ShiftAnalysis, tmp_pa
         "report.json",
     ]
     assert paths["report"].read_text().startswith("{")
+
+
+def test_the_v2_task_runs_without_naming_its_corrections() -> None:
+    """The embedded v2 labels are uncorrected PBE: the analysis knows it and says so."""
+    analysis = shift_diagnostics(task="sevennet-r2scan", atomref=False)
+    assert analysis.report.low.dataset == "surrogate-sevennet"
+    assert analysis.report.low.label_corrections == "none"
+    assert analysis.report.pairing.n_paired == 2858

@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 KNOWN_LOW_LABEL_CORRECTIONS: dict[str, LabelCorrections] = {
     "mptrj": "mp2020",
     "surrogate-aflow": "mp2020",
+    # SevenNet-MF-0's PBE head was trained on uncorrected MPtrj energies
+    "surrogate-sevennet": "none",
     "matpes-pbe": "none",
 }
 
