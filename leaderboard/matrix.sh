@@ -27,8 +27,9 @@ python=$repo/.venv/bin/python
 export PYTHONPATH=$clone   # the clone's mfbench and baselines, not this checkout's
 cd "$clone"
 FRACTIONS="0.1 0.25 0.5 1.0"  # the task's nonzero fractions
-methods=(gga-floor zero-shot scratch finetune-trainable-atomref finetune-frozen-gga-atomref
-         finetune-refit-atomref multi-stage)
+# in this order, so that a partial matrix already holds the comparisons the paper check makes
+methods=(gga-floor zero-shot finetune-refit-atomref finetune-frozen-gga-atomref scratch
+         finetune-trainable-atomref multi-stage)
 "$python" -m mfbench.cli sweep --task sevennet-r2scan --methods "${methods[@]}" --seeds 0 1 2 --fractions $FRACTIONS \
     --jobs 2 --out "$repo/leaderboard/results/baselines" "$@"
 [ "${1:-}" = "--dry-run" ] && exit 0
