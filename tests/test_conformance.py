@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Structure
 
+from baselines.sevennet import SevenNetPretrained
 from baselines.zero_shot import UntouchedGGA, ZeroShotRefitAtomRef
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
@@ -77,6 +78,6 @@ def test_kit_catches_broken_methods(broken, failing_check: str, kit: KitData, tm
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", [UntouchedGGA, ZeroShotRefitAtomRef])
+@pytest.mark.parametrize("method", [UntouchedGGA, ZeroShotRefitAtomRef, SevenNetPretrained])
 def test_zero_shot_baselines_conform(method, kit: KitData, tmp_path: Path) -> None:
     check_method(method, kit, tmp_path)

@@ -115,3 +115,24 @@ def test_regeneration_reproduces_the_first_materials(tmp_path: Path) -> None:
                     np.abs(np.subtract(got["stress"], want["stress"])).max()
                     <= tolerance["stress_kbar"]
                 )
+
+
+def test_the_teacher_reference_row_reproduces_its_labels_and_is_never_ranked() -> None:
+    """sevennet-pretrained predicts the shipped r2scan labels; its committed runs are flagged."""
+    pytest.importorskip("sevenn")
+    from baselines.sevennet import SevenNetPretrained
+    from mfbench.methods import FitContext
+    from mfbench.results.compliance import non_compliance
+
+    frames = [frame for block in list(_shipped().values())[:2] for frame in block.values()][:4]
+    method = SevenNetPretrained().fit(None, None, FitContext())  # type: ignore[arg-type]
+    predicted = method.predict([Structure.from_dict(f["structure"]) for f in frames])
+    labels = [f["r2scan"]["energy_per_atom"] for f in frames]
+    np.testing.assert_allclose(predicted.energy_per_atom, labels, atol=1e-5)
+    assert np.isnan(predicted.magmoms).all()
+    results = Path(__file__).parents[1] / "leaderboard" / "results" / "reference-models"
+    records = sorted(results.glob("sevennet-r2scan-quick/v1/sevennet-pretrained/*/*/result.json"))
+    assert records
+    for path in records:
+        flag = non_compliance(json.loads(path.read_text()))
+        assert flag is not None and "r2scan" in flag.reason
