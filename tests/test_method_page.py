@@ -69,7 +69,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def committed(home: Path) -> SiteContent:
-    return _content([COMMITTED])
+    return _content([COMMITTED / TASK])
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +80,7 @@ def _module_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _records() -> dict[tuple[str, float], dict[str, Any]]:
     """The committed records by (method, fraction) (one seed each)."""
     found = {}
-    for path in sorted(COMMITTED.rglob("result.json")):
+    for path in sorted((COMMITTED / TASK).rglob("result.json")):
         record = json.loads(path.read_text())
         found[record["method"]["name"], record["fraction"]] = record
     return found
