@@ -38,10 +38,10 @@ from pymatgen.core import Structure
 
 from baselines.training import LOOP_VERSION, Recipe, train_chgnet
 from baselines.zero_shot import atomref_weights, set_atomref_weights
-from mfbench.atomic import write_bytes_atomic
+from mfbench.atomic_write import write_bytes_atomic
+from mfbench.data.elemental_reference import fit_elemental_reference
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
-from mfbench.elemental_reference import fit_elemental_reference
 from mfbench.methods import FitContext, Method
 from mfbench.models.chgnet_pretrained import check_supported_elements, predict_with_chgnet
 from mfbench.tasks.split import fingerprint

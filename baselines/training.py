@@ -32,7 +32,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from mfbench.atomic import write_bytes_atomic
+from mfbench.atomic_write import write_bytes_atomic
 from mfbench.methods import FitDivergedError
 
 logger = logging.getLogger(__name__)

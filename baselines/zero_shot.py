@@ -9,7 +9,7 @@
   the residuals are nearly a pure elemental shift, so a few hundred frames pin it down,
   whereas a fit to total energies inherits the structures' full energy spread. Elements
   absent from the fraction get the mean fitted shift
-  (:meth:`mfbench.elemental_reference.ElementalReference.filled_from`); with no training
+  (:meth:`mfbench.data.elemental_reference.ElementalReference.filled_from`); with no training
   frames at all the GGA reference is kept.
 """
 
@@ -22,10 +22,10 @@ from typing import Any, Self
 import numpy as np
 from pymatgen.core import Structure
 
-from mfbench.atomic import write_bytes_atomic
+from mfbench.atomic_write import write_bytes_atomic
+from mfbench.data.elemental_reference import fit_elemental_reference
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
-from mfbench.elemental_reference import fit_elemental_reference
 from mfbench.methods import FitContext, Method
 from mfbench.models.chgnet_pretrained import check_supported_elements, predict_with_chgnet
 

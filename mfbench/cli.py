@@ -306,7 +306,7 @@ def _metrics_row(record: dict[str, Any], subset: str) -> dict[str, Any]:
 
 
 def _evaluate(data: Any, model: str, args: argparse.Namespace) -> dict[str, Any]:
-    from mfbench.atomic import write_json_atomic
+    from mfbench.atomic_write import write_json_atomic
     from mfbench.evaluation import evaluate_predictor
     from mfbench.models.chgnet_pretrained import PretrainedChgnet
 
@@ -582,7 +582,7 @@ def cmd_results_summarize(args: argparse.Namespace) -> int:
             print(f"\ntransfer gain in {metric} (1 - MAE / baseline MAE, same fraction):")
             print(_table(gains.round(3).to_dict(orient="records")))
     if args.csv:
-        from mfbench.atomic import write_bytes_atomic
+        from mfbench.atomic_write import write_bytes_atomic
 
         write_bytes_atomic(Path(args.csv), summary.to_csv(index=False).encode())
         print(f"\nwrote {args.csv}")
@@ -599,7 +599,7 @@ def cmd_leaderboard_build(args: argparse.Namespace) -> int:
 
 
 def cmd_ci(args: argparse.Namespace) -> int:
-    from mfbench.results.regression import Tolerances, compare_to_reference
+    from mfbench.results.regression_check import Tolerances, compare_to_reference
 
     tolerances = Tolerances.from_yaml(args.tolerances) if args.tolerances else Tolerances()
     report = compare_to_reference(args.results, args.reference, tolerances)

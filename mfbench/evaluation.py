@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 from pymatgen.core import Element, Structure
 
-from mfbench.atomic import write_bytes_atomic
+from mfbench.atomic_write import write_bytes_atomic
 from mfbench.data.labels import LabelTable
 from mfbench.metrics import (
     MaterialEnergy,

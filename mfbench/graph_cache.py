@@ -87,7 +87,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from mfbench.atomic import current_umask, write_json_atomic
+from mfbench.atomic_write import current_umask, write_json_atomic
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
 from mfbench.data.store import FrameStore

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from mfbench.atomic import write_bytes_atomic, write_json_atomic
+from mfbench.atomic_write import write_bytes_atomic, write_json_atomic
 from mfbench.data.checksum import sha256_file
 from mfbench.data.frameset import FrameSet
 from mfbench.errors import MfbenchError

@@ -60,7 +60,7 @@ import jsonschema
 import yaml
 
 from mfbench import __version__
-from mfbench.atomic import write_json_atomic
+from mfbench.atomic_write import write_json_atomic
 from mfbench.data.checkpoints import identify_checkpoint
 from mfbench.data.checksum import sha256_file
 from mfbench.errors import MfbenchError

@@ -71,7 +71,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mfbench.atomic import write_json_atomic
+from mfbench.atomic_write import write_json_atomic
 from mfbench.errors import MfbenchError
 
 logger = logging.getLogger(__name__)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from baselines.zero_shot import UntouchedGGA, ZeroShotRefitAtomRef, atomref_weights
+from mfbench.data.elemental_reference import ElementalReference
 from mfbench.data.frameset import FrameSet
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
-from mfbench.elemental_reference import ElementalReference
 from mfbench.errors import MfbenchError, UnknownNameError
 from mfbench.evaluation import EvaluationFrames, score
 from mfbench.methods import FitContext, Method, NotFittedError, get_method, method_names

@@ -25,7 +25,7 @@ from mfbench.data.labels import LabelTable
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
 from mfbench.evaluation import EvaluationFrames
-from mfbench.results.regression import (
+from mfbench.results.regression_check import (
     METRIC_FAMILIES,
     RunKey,
     Tolerance,

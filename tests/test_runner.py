@@ -15,11 +15,11 @@ import pytest
 from pymatgen.core import Structure
 
 from mfbench.cli import main
+from mfbench.data.elemental_reference import composition_fractions, fit_elemental_reference
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
-from mfbench.elemental_reference import composition_fractions, fit_elemental_reference
 from mfbench.errors import MfbenchError
 from mfbench.locks import LockedError, exclusive_lock
 from mfbench.methods import FitContext, Method

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Structure
 
+from mfbench.data.elemental_reference import composition_fractions
 from mfbench.data.labels import LabelTable
 from mfbench.data.store import FrameStore
-from mfbench.elemental_reference import composition_fractions
 
 
 @dataclass(frozen=True)

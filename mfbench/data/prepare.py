@@ -15,11 +15,11 @@ import numpy as np
 from pymatgen.core import Element
 
 from mfbench.data.checksum import sha256_source
+from mfbench.data.elemental_reference import composition_fractions
 from mfbench.data.frame import Frame
 from mfbench.data.readers import read_frames
 from mfbench.data.registry import DatasetEntry
 from mfbench.data.store import FrameStore, StoreWriter
-from mfbench.elemental_reference import composition_fractions
 from mfbench.errors import ChecksumError, DataError
 from mfbench.locks import exclusive_lock
 from mfbench.paths import locks_dir

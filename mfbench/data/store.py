@@ -38,7 +38,7 @@ import numpy as np
 from pymatgen.core import Composition, Element, Lattice, Structure
 
 from mfbench import __version__
-from mfbench.atomic import current_umask, write_json_atomic
+from mfbench.atomic_write import current_umask, write_json_atomic
 from mfbench.data.frame import Frame, Labels
 from mfbench.data.labels import LabelTable
 from mfbench.errors import DataError

@@ -40,7 +40,7 @@ import numpy as np
 from pymatgen.core import Element, Structure
 
 from mfbench import units
-from mfbench.atomic import write_bytes_atomic
+from mfbench.atomic_write import write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 

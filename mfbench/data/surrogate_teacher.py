@@ -52,7 +52,7 @@ import numpy as np
 from pymatgen.core import Element, Structure
 
 from mfbench import units
-from mfbench.atomic import write_bytes_atomic, write_json_atomic
+from mfbench.atomic_write import write_bytes_atomic, write_json_atomic
 from mfbench.data.surrogate import (
     ELEMENTAL_PROTOTYPES,
     _gzip_json,
@@ -311,7 +311,7 @@ def gga_agreement(payload: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """
     from chgnet.model import CHGNet
 
-    from mfbench.elemental_reference import composition_fractions, fit_elemental_reference
+    from mfbench.data.elemental_reference import composition_fractions, fit_elemental_reference
 
     frames = [(mid, frame) for mid, block in payload.items() for frame in block.values()]
     structures = [Structure.from_dict(frame["structure"]) for _, frame in frames]

@@ -33,10 +33,10 @@ from typing import Literal
 
 import numpy as np
 
+from mfbench.data.elemental_reference import composition_fractions
 from mfbench.data.registry import get_dataset
 from mfbench.data.store import FrameStore
 from mfbench.diagnostics.report import PairingSummary, SourceInfo
-from mfbench.elemental_reference import composition_fractions
 from mfbench.errors import DataError
 from mfbench.metrics.thermo import lowest_energy_frames
 

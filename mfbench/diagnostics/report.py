@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mfbench.atomic import write_json_atomic
+from mfbench.atomic_write import write_json_atomic
 
 #: Version of the report schema; bump on any incompatible change.
 SCHEMA_VERSION = 1

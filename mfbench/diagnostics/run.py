@@ -193,7 +193,7 @@ def write_shift_outputs(analysis: ShiftAnalysis, out: Path) -> dict[str, Path]:
     """
     import io
 
-    from mfbench.atomic import write_bytes_atomic
+    from mfbench.atomic_write import write_bytes_atomic
     from mfbench.diagnostics.page import render_page
 
     out = Path(out)

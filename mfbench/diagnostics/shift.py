@@ -3,7 +3,7 @@
 For paired frames (:mod:`mfbench.diagnostics.pairing`) this computes what Huang et al. (2025)
 show first: GGA and r²SCAN energies per atom differ by large, element-dependent shifts and
 correlate poorly, until each side is referenced by its own least-squares elemental reference
-(:func:`mfbench.elemental_reference.fit_elemental_reference`, CHGNet's intensive ``AtomRef``
+(:func:`mfbench.data.elemental_reference.fit_elemental_reference`, CHGNet's intensive ``AtomRef``
 form ``E/N ≈ Σ_el x_el w_el``) fitted on the train pairs. Reported:
 
 - energy per atom, low vs high: Pearson, Spearman, MAE and mean shift, raw and referenced
@@ -30,6 +30,7 @@ import numpy as np
 from pymatgen.core import Composition, Element
 
 from mfbench import __version__
+from mfbench.data.elemental_reference import ElementalReference, fit_elemental_reference
 from mfbench.data.frame import MAX_Z
 from mfbench.diagnostics.corrections import ASSUMPTIONS, SCHEME, anion_corrections
 from mfbench.diagnostics.importance import (
@@ -60,7 +61,6 @@ from mfbench.diagnostics.report import (
     TaskInfo,
     finite,
 )
-from mfbench.elemental_reference import ElementalReference, fit_elemental_reference
 from mfbench.errors import DataError
 
 # the evaluation's elemental-phase rule and formation energy, reused as they are

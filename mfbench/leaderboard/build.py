@@ -41,7 +41,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from mfbench.atomic import write_bytes_atomic
+from mfbench.atomic_write import write_bytes_atomic
 from mfbench.leaderboard.content import SiteContent, build_content
 from mfbench.leaderboard.model import MethodContent
 from mfbench.leaderboard.safety import json_download, site_path

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Self
 
 from pymatgen.core import Structure
 
-from mfbench.atomic import write_json_atomic
+from mfbench.atomic_write import write_json_atomic
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
 from mfbench.errors import MfbenchError

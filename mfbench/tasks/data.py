@@ -8,13 +8,13 @@ from functools import cached_property
 
 import numpy as np
 
-from mfbench.data.registry import get_dataset
-from mfbench.data.store import FrameStore
-from mfbench.elemental_reference import (
+from mfbench.data.elemental_reference import (
     ElementalReference,
     composition_fractions,
     fit_elemental_reference,
 )
+from mfbench.data.registry import get_dataset
+from mfbench.data.store import FrameStore
 from mfbench.errors import NotPreparedError, TaskError
 from mfbench.tasks.definition import Task
 from mfbench.tasks.split import Split
