@@ -19,6 +19,7 @@ from typing import Any
 from mfbench import __version__
 from mfbench.data.registry import REGISTRY_ENV
 from mfbench.errors import MfbenchError
+from mfbench.metrics.catalogue import RECORD_METRICS
 from mfbench.paths import TASKS_ENV
 
 logger = logging.getLogger("mfbench")
@@ -284,24 +285,14 @@ def cmd_tasks_show(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- evaluate
 
-#: metric key → (column label, format)
-_TABLE_COLUMNS = {
-    "energy_mae_mev_per_atom": ("E MAE meV/at", "{:.1f}"),
-    "force_mae_mev_per_a": ("F MAE meV/Å", "{:.1f}"),
-    "stress_mae_gpa": ("S MAE GPa", "{:.3f}"),
-    "magmom_mae_mu_b": ("M MAE μB", "{:.3f}"),
-    "formation_energy_mae_mev_per_atom": ("Ef MAE meV/at", "{:.1f}"),
-    "decomposition_energy_mae_mev_per_atom": ("Ed MAE meV/at", "{:.1f}"),
-}
-
 
 def _metrics_row(record: dict[str, Any], subset: str) -> dict[str, Any]:
     metrics = record["metrics"][subset]
     row: dict[str, Any] = {"model": record["model"]["name"], "test frames": subset}
     row["n"] = metrics.get("n_frames", 0)
-    for key, (label, fmt) in _TABLE_COLUMNS.items():
-        value = metrics.get(key)
-        row[label] = "nan" if value is None or value != value else fmt.format(value)
+    for metric in RECORD_METRICS:
+        value = metrics.get(metric.key)
+        row[metric.header] = "nan" if value is None or value != value else metric.format(value)
     return row
 
 

@@ -26,17 +26,15 @@ from typing import Any
 from mfbench.data.frameset import FrameSet
 from mfbench.errors import MfbenchError
 from mfbench.methods import FitContext, FitDivergedError, Method
+from mfbench.metrics.catalogue import ENERGY, FORCE, SELECTION_METRICS, STRESS
 from mfbench.metrics.errors import error_metrics
 
 logger = logging.getLogger(__name__)
 
 #: Selection metrics a task may name, and the key of :func:`error_metrics` each reads.
-METRIC_KEYS = {
-    "energy_mae": "energy_mae_mev_per_atom",
-    "force_mae": "force_mae_mev_per_a",
-}
+METRIC_KEYS = {m.name: m.key for m in SELECTION_METRICS}
 #: Validation scores recorded per candidate (name → :func:`error_metrics` key).
-RECORDED = {**METRIC_KEYS, "stress_mae": "stress_mae_gpa"}
+RECORDED = {m.name: m.key for m in (ENERGY, FORCE, STRESS)}
 
 
 class SelectionFailedError(MfbenchError):

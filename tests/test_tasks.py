@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from mfbench.errors import TaskError, UnknownNameError
+from mfbench.metrics.catalogue import CATALOGUE
 from mfbench.paths import tasks_dir
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import FractionSpec, SplitSpec, get_task, list_tasks, load_task_file
@@ -234,3 +235,20 @@ def test_summary_reports_what_each_fraction_covers_of_the_test_split() -> None:
     # a larger fraction covers at least as much
     shares = [rows[f]["test_frames_covered_share"] for f in sorted(rows)]
     assert shares == sorted(shares)
+
+
+def test_a_task_metric_must_match_the_catalogue(tmp_path: Path) -> None:
+    """Units and directions are written once, in mfbench.metrics.catalogue."""
+    raw = yaml.safe_load((tasks_dir() / "surrogate-r2scan.yaml").read_text())
+    wrong_unit = [
+        dict(m, unit="eV/atom") if m["name"] == "energy_mae" else m for m in raw["metrics"]
+    ]
+    with pytest.raises(TaskError, match=r"metric 'energy_mae' is in meV/atom, not 'eV/atom'"):
+        load_task_file(_write_task(tmp_path, metrics=wrong_unit))
+    upside_down = [dict(m, higher_is_better=True) for m in raw["metrics"]]
+    with pytest.raises(TaskError, match=r"lower is better"):
+        load_task_file(_write_task(tmp_path, metrics=upside_down))
+    with pytest.raises(TaskError, match=r"metric 'accuracy' is not one of"):
+        load_task_file(_write_task(tmp_path, metrics=[{"name": "accuracy", "unit": "%"}]))
+    for task in list_tasks().values():  # every shipped task names catalogued metrics
+        assert {m.name for m in task.metrics} <= {m.name for m in CATALOGUE}

@@ -80,7 +80,7 @@ def badges_by_method(
             continue
         best: dict[str, dict[str, Any]] = {}
         for record in task.results.records:
-            mean = record.get(f"{ENERGY.column}_mean")
+            mean = record.get(f"{ENERGY.key}_mean")
             if is_missing(mean):
                 continue
             label = record["method"]
@@ -89,7 +89,7 @@ def badges_by_method(
         for label, record in sorted(best.items()):
             entry = entries[record["method_name"], record["params_hash"]]
             fraction = float(record["fraction"])
-            message = f"E MAE {format_number(record[f'{ENERGY.column}_mean'])} {ENERGY.unit}"
+            message = f"E MAE {format_number(record[f'{ENERGY.key}_mean'])} {ENERGY.unit}"
             if fraction < 1:
                 message += f" @ {fraction:g}"
             title = (
@@ -256,8 +256,8 @@ def _runs_table(
                 fraction_cell(run["fraction"]),
                 number_cell(int(run["seed"])),
                 number_cell(int(run["n_train_frames"])),
-                number_cell(run.get(ENERGY.column)),
-                number_cell(run.get(FORCE.column)),
+                number_cell(run.get(ENERGY.key)),
+                number_cell(run.get(FORCE.key)),
                 text_cell(run["device"]),
                 number_cell(run["device_hours"]),
                 text_cell(commit, code=True),
@@ -273,8 +273,8 @@ def _runs_table(
                 "fraction": float(run["fraction"]),
                 "seed": int(run["seed"]),
                 "n_train_frames": int(run["n_train_frames"]),
-                ENERGY.column: run.get(ENERGY.column),
-                FORCE.column: run.get(FORCE.column),
+                ENERGY.key: run.get(ENERGY.key),
+                FORCE.key: run.get(FORCE.key),
                 "device": run["device"],
                 "device_hours": run["device_hours"],
                 "fit_seconds": run["fit_seconds"],
@@ -307,8 +307,8 @@ def _runs_table(
             "fraction",
             "seed",
             "n_train_frames",
-            ENERGY.column,
-            FORCE.column,
+            ENERGY.key,
+            FORCE.key,
             "device",
             "device_hours",
             "fit_seconds",
@@ -671,7 +671,7 @@ def _per_element(name: str, title: str, record: dict[str, Any]) -> tuple[Plot | 
             ElementError(
                 symbol=element.symbol,
                 z=int(element.Z),
-                mae=_number(row.get(ENERGY.column)),
+                mae=_number(row.get(ENERGY.key)),
                 n_frames=int(_number(row.get("n_frames"), 0.0)),
             )
         )

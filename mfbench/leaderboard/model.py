@@ -16,6 +16,16 @@ from mfbench.leaderboard import citations
 from mfbench.leaderboard.diagnostics_content import DiagnosticsPage
 from mfbench.leaderboard.submission_content import Submission
 from mfbench.leaderboard.tables import Table
+from mfbench.metrics.catalogue import (
+    COVERED_ENERGY,
+    COVERED_SHARE,
+    DECOMPOSITION,
+    ENERGY,
+    FORCE,
+    FORMATION,
+    MAGMOM,
+    STRESS,
+)
 from mfbench.results import ValidationReport
 from mfbench.tasks.definition import Task
 
@@ -25,55 +35,6 @@ HASH_SHOWN = 8
 SCRATCH_METHOD = "scratch"
 #: The baselines every entry's transfer gain is measured against, at the same fraction.
 GAIN_BASELINES = ("zero-shot", SCRATCH_METHOD)
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A metric column of :func:`mfbench.results.records_frame`, as the site names it."""
-
-    column: str
-    short: str
-    name: str
-    unit: str
-
-    @property
-    def header(self) -> str:
-        """Column header with unit, e.g. ``"E MAE (meV/atom)"``."""
-        return f"{self.short} ({self.unit})"
-
-
-ENERGY = Metric("energy_mae_mev_per_atom", "E MAE", "energy MAE", "meV/atom")
-
-
-FORCE = Metric("force_mae_mev_per_a", "F MAE", "force MAE", "meV/Å")
-
-
-STRESS = Metric("stress_mae_gpa", "S MAE", "stress MAE", "GPa")
-
-
-MAGMOM = Metric("magmom_mae_mu_b", "M MAE", "magnetic-moment MAE", "μB")
-
-
-FORMATION = Metric(
-    "formation_energy_mae_mev_per_atom", "Ef MAE", "formation-energy MAE", "meV/atom"
-)
-
-
-DECOMPOSITION = Metric(
-    "decomposition_energy_mae_mev_per_atom", "Ed MAE", "decomposition-energy MAE", "meV/atom"
-)
-
-
-COVERED_ENERGY = Metric(
-    "covered_energy_mae_mev_per_atom",
-    "E MAE covered",
-    "energy MAE on the covered test frames",
-    "meV/atom",
-)
-
-
-#: Share of the test frames whose elements all occur in the training fraction (0 to 1).
-COVERED_SHARE = Metric("covered_share", "Covered", "covered share of the test frames", "%")
 
 
 #: Metrics of the main table (every fraction).

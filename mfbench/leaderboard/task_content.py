@@ -72,7 +72,7 @@ def _definition(task: str) -> Task | None:
 
 
 def _present(metrics: Iterable[Metric], frame: pd.DataFrame) -> list[Metric]:
-    return [m for m in metrics if m.column in frame.columns]
+    return [m for m in metrics if m.key in frame.columns]
 
 
 def task_content(task: str, runs: Runs) -> TaskContent:
@@ -141,7 +141,7 @@ def _labelled_summary(
     """:func:`mfbench.results.summarize` of ``rows`` with each entry's ``label`` (empty: none)."""
     if not len(rows):
         return pd.DataFrame()
-    summary = summarize(rows, metrics=[m.column for m in metrics])
+    summary = summarize(rows, metrics=[m.key for m in metrics])
     return summary.assign(
         label=[
             entries[m, h].label
@@ -158,13 +158,13 @@ def _ranks(values: pd.Series) -> pd.Series:
 def _metric_cells(row: pd.Series, metrics: Sequence[Metric]) -> list[Cell]:
     """One cell per metric: mean (interval) of an MAE, a percentage for the covered share."""
     return [
-        share_cell(row.get(f"{m.column}_mean"))
+        share_cell(row.get(f"{m.key}_mean"))
         if m == COVERED_SHARE
         else metric_cell(
-            row.get(f"{m.column}_mean"),
-            row.get(f"{m.column}_ci_low"),
-            row.get(f"{m.column}_ci_high"),
-            row.get(f"{m.column}_std"),
+            row.get(f"{m.key}_mean"),
+            row.get(f"{m.key}_ci_low"),
+            row.get(f"{m.key}_ci_high"),
+            row.get(f"{m.key}_std"),
             int(row["n_seeds"]),
         )
         for m in metrics
@@ -177,7 +177,7 @@ def _header(metric: Metric) -> str:
 
 
 def _metric_fields(metrics: Sequence[Metric]) -> list[str]:
-    return [f"{m.column}_{stat}" for m in metrics for stat in ("mean", "ci_low", "ci_high", "std")]
+    return [f"{m.key}_{stat}" for m in metrics for stat in ("mean", "ci_low", "ci_high", "std")]
 
 
 def entry_record(entry: Entry) -> dict[str, Any]:
@@ -244,9 +244,7 @@ def _results_table(
     stem: str,
 ) -> Table:
     """Entries × fractions in one table, for download: each row ranked within its fraction."""
-    frame = summary.assign(
-        rank=summary.groupby("fraction")[f"{ENERGY.column}_mean"].transform(_ranks)
-    )
+    frame = summary.assign(rank=summary.groupby("fraction")[f"{ENERGY.key}_mean"].transform(_ranks))
     frame = frame.sort_values(
         ["fraction", "rank", "label"], ascending=[False, True, True], na_position="last"
     )
@@ -315,7 +313,7 @@ def _fraction_table(
 ) -> Table:
     """The entries of one fraction, ranked by energy MAE on all test frames."""
     fraction = float(rows["fraction"].iloc[0])
-    frame = rows.assign(rank=_ranks(rows[f"{ENERGY.column}_mean"]))
+    frame = rows.assign(rank=_ranks(rows[f"{ENERGY.key}_mean"]))
     frame = frame.sort_values(["rank", "label"], na_position="last")
     cells, records = _ranked_rows(frame, entries, metrics, with_frames=False)
     frames = sorted({int(n) for n in rows["n_train_frames"]})
@@ -354,7 +352,7 @@ def _summary_table(
     """The paper-style table (Huang et al. 2025, Table 1) at the largest fraction run."""
     largest = float(summary["fraction"].max())
     frame = summary[summary["fraction"] == largest]
-    frame = frame.assign(rank=_ranks(frame[f"{ENERGY.column}_mean"]))
+    frame = frame.assign(rank=_ranks(frame[f"{ENERGY.key}_mean"]))
     frame = frame.sort_values(["rank", "label"], na_position="last")
     rows, records = _ranked_rows(frame, entries, metrics, with_frames=True)
     missing = sorted(set(summary["label"]) - set(frame["label"]))
@@ -441,7 +439,7 @@ def _reference_table(
         if run["reason"] not in reasons.setdefault(key, []):
             reasons[key].append(run["reason"])
     frame = summary.sort_values(
-        ["fraction", f"{ENERGY.column}_mean", "label"],
+        ["fraction", f"{ENERGY.key}_mean", "label"],
         ascending=[False, True, True],
         na_position="last",
     )
@@ -484,19 +482,19 @@ def _scaling_frames(
     labels = [entries[m, h].label for m, h in zip(runs["method"], runs["params_hash"], strict=True)]
     out = {}
     for metric in PLOT_METRICS:
-        column = f"{metric.column}_mean"
+        column = f"{metric.key}_mean"
         if column not in summary.columns:
             continue
         curves = (
             summary[["label", "n_train_frames", column]]
-            .rename(columns={"label": "method", column: metric.column})
+            .rename(columns={"label": "method", column: metric.key})
             .groupby(["method", "n_train_frames"], as_index=False, sort=True)
             .mean()
         )
-        per_seed = runs[["seed", "n_train_frames", metric.column]].assign(method=labels)
+        per_seed = runs[["seed", "n_train_frames", metric.key]].assign(method=labels)
         out[metric] = scaling_table(
             curves,
-            metric.column,
+            metric.key,
             min_frames,
             scratch_method=SCRATCH_METHOD,
             per_seed=per_seed,
@@ -555,7 +553,7 @@ def _scaling_table(scaling: dict[Metric, pd.DataFrame], stem: str, min_frames: f
                     number_cell(row["auc"]),
                 ]
             )
-            records.append({"metric": metric.column, **{k: row[k] for k in TABLE_COLUMNS}})
+            records.append({"metric": metric.key, **{k: row[k] for k in TABLE_COLUMNS}})
     fields = ["metric", *TABLE_COLUMNS]
     return Table(
         key=f"{stem.rsplit('/', 1)[-1]}-scaling",
@@ -608,7 +606,7 @@ def _gain_table(summary: pd.DataFrame, stem: str) -> Table | None:
     (:func:`mfbench.results.scaling.transfer_gain_table`), shown in percent: +40 % means 40 %
     lower error than the baseline at the same training fraction. None when no baseline ran.
     """
-    metrics = [m for m in PLOT_METRICS if f"{m.column}_mean" in summary.columns]
+    metrics = [m for m in PLOT_METRICS if f"{m.key}_mean" in summary.columns]
     labels = set(summary["label"])
     baselines = [b for b in GAIN_BASELINES if b in labels]
     if not metrics or not baselines:
@@ -616,7 +614,7 @@ def _gain_table(summary: pd.DataFrame, stem: str) -> Table | None:
     columns: dict[tuple[Metric, str], pd.Series] = {}
     base = summary[["label", "fraction", "n_train_frames"]].drop_duplicates(["label", "fraction"])
     for metric in metrics:
-        column = f"{metric.column}_mean"
+        column = f"{metric.key}_mean"
         curves = summary[["label", "fraction", column]].rename(columns={"label": "method"})
         gains = transfer_gain_table(curves, column, baselines)
         gains = gains.set_index(["method", "fraction"])
@@ -639,7 +637,7 @@ def _gain_table(summary: pd.DataFrame, stem: str) -> Table | None:
                 "fraction": row["fraction"],
                 "n_train_frames": int(row["n_train_frames"]),
                 "method": row["label"],
-                **{f"{m.column}_gain_vs_{b}": v for (m, b), v in values.items()},
+                **{f"{m.key}_gain_vs_{b}": v for (m, b), v in values.items()},
             }
         )
     return Table(
@@ -684,7 +682,7 @@ def _plots(
     variants = _variants(sorted(set(summary["label"])), names)
     plots = []
     for metric in PLOT_METRICS:
-        if f"{metric.column}_mean" not in summary.columns:
+        if f"{metric.key}_mean" not in summary.columns:
             continue
         fits = scaling.get(metric)
         curves = [
@@ -724,7 +722,7 @@ def _curve(
 ) -> Curve:
     rows = rows.sort_values("n_train_frames")
     positive = rows[rows["n_train_frames"] > 0]
-    zero = rows[rows["n_train_frames"] == 0][f"{metric.column}_mean"]
+    zero = rows[rows["n_train_frames"] == 0][f"{metric.key}_mean"]
     zero_shot = float(zero.mean()) if len(zero) and not zero.isna().all() else None
     fit = None
     if fits is not None:
@@ -740,9 +738,9 @@ def _curve(
     return Curve(
         label=label,
         n_frames=positive["n_train_frames"].to_numpy(dtype=float),
-        mean=positive[f"{metric.column}_mean"].to_numpy(dtype=float),
-        low=positive[f"{metric.column}_ci_low"].to_numpy(dtype=float),
-        high=positive[f"{metric.column}_ci_high"].to_numpy(dtype=float),
+        mean=positive[f"{metric.key}_mean"].to_numpy(dtype=float),
+        low=positive[f"{metric.key}_ci_low"].to_numpy(dtype=float),
+        high=positive[f"{metric.key}_ci_high"].to_numpy(dtype=float),
         zero_shot=zero_shot,
         fit=fit,
         method=method,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from mfbench.data.registry import SAFE_NAME
 from mfbench.errors import TaskError, UnknownNameError
+from mfbench.metrics.catalogue import CATALOGUE, SELECTION_METRICS
 from mfbench.paths import tasks_dir, user_task_paths
 
 
@@ -113,10 +114,13 @@ class SelectionSpec(_Strict):
     """
 
     grid: dict[str, list[float | int]] = Field(min_length=1)
-    metric: Literal["energy_mae", "force_mae"] = "energy_mae"
+    metric: str = "energy_mae"
 
     @model_validator(mode="after")
     def _values_given(self) -> SelectionSpec:
+        allowed = [m.name for m in SELECTION_METRICS]
+        if self.metric not in allowed:
+            raise ValueError(f"selection metric {self.metric!r} is not one of {allowed}")
         for name, values in self.grid.items():
             if not values or len(set(values)) != len(values):
                 raise ValueError(f"selection grid {name!r} needs distinct values, got {values}")
@@ -129,6 +133,19 @@ class MetricSpec(_Strict):
     name: str
     unit: str
     higher_is_better: bool = False
+
+    @model_validator(mode="after")
+    def _as_catalogued(self) -> MetricSpec:
+        known = {m.name: m for m in CATALOGUE}
+        if self.name not in known:
+            raise ValueError(f"metric {self.name!r} is not one of {sorted(known)}")
+        metric = known[self.name]
+        if self.unit != metric.unit:
+            raise ValueError(f"metric {self.name!r} is in {metric.unit}, not {self.unit!r}")
+        if self.higher_is_better != metric.higher_is_better:
+            better = "higher" if metric.higher_is_better else "lower"
+            raise ValueError(f"metric {self.name!r}: {better} is better")
+        return self
 
 
 class ChangelogEntry(_Strict):
