@@ -65,7 +65,7 @@ from mfbench.data.checkpoints import identify_checkpoint
 from mfbench.data.checksum import sha256_file
 from mfbench.errors import MfbenchError
 from mfbench.results.compliance import non_compliance
-from mfbench.results.records import TaskCache, find_records, validate_record
+from mfbench.results.validation import TaskCache, find_records, validate_record
 from mfbench.tasks.definition import Task, get_task
 
 logger = logging.getLogger(__name__)

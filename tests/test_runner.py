@@ -23,7 +23,9 @@ from mfbench.data.registry import get_dataset
 from mfbench.errors import MfbenchError
 from mfbench.locks import LockedError, exclusive_lock
 from mfbench.methods import FitContext, Method
-from mfbench.runner import RESULT_SCHEMA, run, run_lock, validate_result
+from mfbench.results.record import RESULT_SCHEMA, check_record_keys
+from mfbench.runner import run
+from mfbench.runner.plan import run_lock
 
 
 class CompositionOnly(Method):
@@ -74,7 +76,7 @@ def _prepared() -> None:
 
 def test_run_writes_a_valid_record_and_skips_when_complete(tmp_path: Path) -> None:
     record = run("surrogate-r2scan", SPEC, 0.25, 3, out=tmp_path, progress=False)
-    validate_result(record)
+    check_record_keys(record)
     folder = tmp_path / "surrogate-r2scan" / "v1" / "composition-only" / "fraction-0.25" / "seed-3"
     assert (folder / "result.json").is_file() and (folder / "model" / "weights.npy").is_file()
     assert record["method"]["params"] == {"fallback": -5.0}

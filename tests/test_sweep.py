@@ -24,18 +24,11 @@ from mfbench.data.frameset import FrameSet
 from mfbench.errors import MfbenchError
 from mfbench.methods import FitContext
 from mfbench.results import find_records, validate_records
-from mfbench.runner import RESULT_SCHEMA, run_folder
+from mfbench.results.record import RESULT_SCHEMA, run_folder
 from mfbench.runner import run as run_once
-from mfbench.sweep import (
-    LocalOptions,
-    SlurmOptions,
-    SweepSpec,
-    exception_line,
-    param_args,
-    plan,
-    read_state,
-    sweep,
-)
+from mfbench.runner.options import param_args
+from mfbench.runner.sweep import LocalOptions, SlurmOptions, SweepSpec, plan, read_state, sweep
+from mfbench.runner.sweep.state import exception_line
 
 from .test_runner import CompositionOnly
 

@@ -1,7 +1,7 @@
 """Result records: validation by recomputation, tables, comparable subsets and statistics."""
 
 from mfbench.results.aggregate import comparable, metric_columns, records_frame, summarize
-from mfbench.results.records import (
+from mfbench.results.validation import (
     ValidationReport,
     find_records,
     validate_record,

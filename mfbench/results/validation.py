@@ -1,8 +1,8 @@
 """Find result records and validate them by recomputing their metrics from the predictions.
 
-A record (``result.json``, schema :data:`mfbench.runner.RESULT_SCHEMA`) is trusted only as far
-as mfbench can check it. :func:`validate_record` reads the predictions file next to the record,
-checks its sha256, loads the record's task as currently defined (its version and split
+A record (``result.json``, schema :data:`mfbench.results.record.RESULT_SCHEMA`) is trusted only
+as far as mfbench can check it. :func:`validate_record` reads the predictions file next to the
+record, checks its sha256, loads the record's task as currently defined (its version and split
 fingerprints must equal the record's), maps the predictions onto the frames the task asks for
 and scores them with :func:`mfbench.evaluation.score`. Every stored value that this recomputes
 (coverage, both metric blocks, the per-element energy MAE, the training-fraction size and
@@ -41,10 +41,10 @@ import numpy as np
 
 from mfbench.data.labels import LabelTable
 from mfbench.errors import MfbenchError, NotPreparedError, UnknownNameError
-from mfbench.evaluation import EvaluationFrames, predictions_file, score
+from mfbench.evaluation import EvaluationFrames, score
 from mfbench.methods.checkpoint_log import ENTRY_TYPES as CHECKPOINT_ENTRY_TYPES
 from mfbench.results.agreement import differences
-from mfbench.runner import RESULT_SCHEMA, params_hash, validate_result
+from mfbench.results.record import RESULT_SCHEMA, check_record_keys, params_hash, predictions_file
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 from mfbench.tasks.split import fingerprint
@@ -202,7 +202,7 @@ def _read_record(path: Path) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise _RecordError(f"{path}: a result record must be a JSON object")
     try:
-        validate_result(record)
+        check_record_keys(record)
     except ValueError as exc:
         raise _RecordError(f"{path}: {exc} (expected schema {RESULT_SCHEMA!r})") from exc
     return record
@@ -219,7 +219,7 @@ def _check_identity(record: dict[str, Any], problems: list[str]) -> None:
     """The run's seed and hyperparameters: how runs are grouped, so they must be what they say.
 
     The seed must be an integer in [0, 2**63); ``method.params`` an object whose sha256
-    (:func:`mfbench.runner.params_hash`) is the record's ``method.params_hash``.
+    (:func:`mfbench.results.record.params_hash`) is the record's ``method.params_hash``.
     """
     seed = record["seed"]
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
