@@ -456,7 +456,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         task=args.task, methods=tuple(args.methods),
         fractions=None if args.fractions is None else tuple(args.fractions),
         seeds=tuple(args.seeds), out=Path(args.out), params=_parse_params(args.param),
-        device=args.device,
+        device=args.device, data_workers=args.data_workers,
     )  # fmt: skip
     plan = sweep(spec, options, retry_failed=args.retry_failed, dry_run=args.dry_run)
     print(
@@ -923,6 +923,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", default="auto",
         help="auto, cpu or cuda[:i] (with slurm, auto is resolved on the compute node)",
     )  # fmt: skip
+    p.add_argument("--data-workers", type=int, help=DATA_WORKERS_HELP + " (for every run)")
     p.add_argument(
         "--executor", choices=["local", "slurm"], default="local",
         help="local: subprocesses on this machine (default); slurm: a submitit job array",
