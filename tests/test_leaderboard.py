@@ -39,7 +39,7 @@ from mfbench.leaderboard.svg import UnsafeSvgError, badge, inline_svg
 from mfbench.leaderboard.tables import format_number
 from mfbench.results import comparable, records_frame, summarize, validate_records
 from mfbench.results.compliance import non_compliance
-from mfbench.runner import params_hash
+from mfbench.results.record import params_hash
 from mfbench.submissions import pack_submission
 from mfbench.tasks.definition import get_task
 

@@ -25,7 +25,6 @@ from markupsafe import Markup
 from pymatgen.core import Element
 
 from mfbench.errors import MfbenchError
-from mfbench.evaluation import predictions_file
 from mfbench.leaderboard import citations
 from mfbench.leaderboard.method_plots import (
     PARITY_POINTS,
@@ -61,6 +60,7 @@ from mfbench.leaderboard.tables import (
     text_cell,
     value_text,
 )
+from mfbench.results.record import predictions_file
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 
