@@ -19,7 +19,8 @@ from typing import Self
 
 import pytest
 
-from mfbench.cli import _parse_params, main
+from mfbench.cli import main
+from mfbench.cli.options import parse_params
 from mfbench.data.frameset import FrameSet
 from mfbench.errors import MfbenchError
 from mfbench.methods import FitContext
@@ -215,7 +216,7 @@ def test_param_args_round_trip_through_the_cli_parser() -> None:
     params = {"gate": "/tmp/x", "name": "8", "flag": "true", "lr": 0.1, "dims": [1, 2], "n": None}
     args = param_args(params)
     assert args[:4] == ["--param", "gate=/tmp/x", "--param", 'name="8"']
-    assert _parse_params(args[1::2]) == params
+    assert parse_params(args[1::2]) == params
 
 
 def test_exception_line() -> None:
