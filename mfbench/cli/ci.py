@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def cmd_ci(args: argparse.Namespace) -> int:
+    """Compare ``--results`` with ``--reference``; the report's exit code (1: a regression)."""
     from mfbench.results.regression_check import Tolerances, compare_to_reference
 
     tolerances = Tolerances.from_yaml(args.tolerances) if args.tolerances else Tolerances()

@@ -13,6 +13,7 @@ from mfbench.errors import MfbenchError
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """Print the registered datasets and whether each is prepared."""
     from mfbench.data.registry import registry
 
     rows = []
@@ -34,6 +35,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    """Print one dataset's registry entry and its prepared store, if any."""
     from mfbench.data.registry import get_dataset
     from mfbench.data.store import FrameStore
 
@@ -64,6 +66,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
+    """Verify a source and convert it into a frame store; print the report."""
     from mfbench.data.prepare import prepare
     from mfbench.data.registry import get_dataset
 
@@ -101,6 +104,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_graphs(args: argparse.Namespace) -> int:
+    """Build a prepared dataset's graph cache; 1 when frames cannot be converted."""
     from mfbench.data.registry import get_dataset
     from mfbench.data.store import FrameStore
     from mfbench.graph_cache import ConverterSettings, GraphCache, GraphConversionError
@@ -139,6 +143,7 @@ def cmd_graphs(args: argparse.Namespace) -> int:
 
 
 def cmd_generate_surrogate(args: argparse.Namespace) -> int:
+    """Regenerate an embedded surrogate dataset; print its report as JSON."""
     if args.teacher == "sevennet":
         from mfbench.data import surrogate_teacher
 
@@ -165,7 +170,6 @@ def cmd_generate_surrogate(args: argparse.Namespace) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------- tasks
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``data`` and its subcommands to the ``mfbench`` parser."""
     json_opt = json_option()

@@ -14,6 +14,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from mfbench.cli.tasks import cmd_list as print_tasks
     from mfbench.cli.tasks import summary_text
     from mfbench.demo import Demo, referencing_effects, table_rows
+    from mfbench.diagnostics.run import summary_text as shift_summary_text
     from mfbench.models.chgnet_pretrained import resolve_device
 
     demo = Demo.plan(
@@ -63,8 +64,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     print(f"Results: {demo.results_dir}")
     print(f"\n== 6. shift diagnostics of {task.task}'s data (mfbench analyze shift)")
-    from mfbench.diagnostics.run import summary_text as shift_summary_text
-
     print(shift_summary_text(demo.shift_diagnostics().report, top=3))
     print("\n== 7. leaderboard")
     site = demo.build_leaderboard()

@@ -11,6 +11,7 @@ from mfbench.errors import MfbenchError
 
 
 def cmd_shift(args: argparse.Namespace) -> int:
+    """Run the shift diagnostics, write report and page, print the summary."""
     from mfbench.diagnostics.run import (
         default_out_dir,
         shift_diagnostics,
@@ -38,7 +39,6 @@ def cmd_shift(args: argparse.Namespace) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------- parser
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``analyze`` and its subcommands to the ``mfbench`` parser."""
     json_opt = json_option()

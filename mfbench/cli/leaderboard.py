@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    """Validate records and render the site; 1 when no record was accepted."""
     from mfbench.leaderboard import build_site
 
     report = build_site(args.results, args.out, diagnostics=args.diagnostics)

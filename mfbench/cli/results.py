@@ -15,6 +15,7 @@ DEFAULT_METRICS = ("energy_mae_mev_per_atom", "force_mae_mev_per_a")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate records by recomputation; 1 unless every record is accepted."""
     from mfbench.results import validate_records
 
     reports = validate_records(args.paths)
@@ -39,6 +40,7 @@ _STATUSES = ("accepted", "rejected", "not checked")
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:
+    """Summarize valid, compliant records over seeds; scaling and transfer gain."""
     from mfbench.results import comparable, records_frame, summarize, validate_records
     from mfbench.results.compliance import non_compliance
     from mfbench.results.scaling import scaling_table, transfer_gain_table

@@ -10,6 +10,7 @@ from mfbench.cli.output import print_evaluations
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Train, predict and score one run; print its metrics and timing."""
     from mfbench.models.chgnet_pretrained import resolve_device
     from mfbench.runner import run
 

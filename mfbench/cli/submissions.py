@@ -9,6 +9,7 @@ from pathlib import Path
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    """Pack a submission; 2 with the problems listed when it is refused."""
     from mfbench.submissions import SubmissionError, pack_submission
 
     try:

@@ -13,6 +13,7 @@ from mfbench.errors import MfbenchError
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """Plan and launch a sweep; 1 when a run failed (with the resubmit command)."""
     from mfbench.sweep import LocalOptions, SlurmOptions, SweepSpec, sweep, sweep_command
 
     slurm_flags = {

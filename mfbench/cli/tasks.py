@@ -11,6 +11,7 @@ from mfbench.errors import MfbenchError
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """Print every task with its split sizes and fingerprint."""
     from mfbench.tasks.data import TaskData
     from mfbench.tasks.definition import list_tasks
 
@@ -37,6 +38,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def summary_text(summary: dict[str, Any]) -> str:
+    """A task's data summary (:meth:`TaskData.summary`) as the text ``tasks show`` prints."""
     from pymatgen.core import Element
 
     lines = [
@@ -81,6 +83,7 @@ def summary_text(summary: dict[str, Any]) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    """Print one task's definition and data summary."""
     from mfbench.tasks.data import TaskData
     from mfbench.tasks.definition import get_task
 
