@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from chgnet.model import CHGNet
 
-from .test_runner import CompositionOnly
+from .doubles import CompositionOnly
 
 _TEACHER = CHGNet.load(model_name="r2scan", verbose=False)
 

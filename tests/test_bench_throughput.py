@@ -34,12 +34,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
-
 #: Repeats of each measurement; the best (shortest) is reported.
 REPEATS = 3
 #: Device of the epoch and evaluation benchmarks.
 DEVICE = os.environ.get("MFBENCH_BENCH_DEVICE", "cpu")
+
+#: slow always; gpu too when they run on a CUDA device
+pytestmark = [pytest.mark.slow, *([pytest.mark.gpu] if DEVICE.startswith("cuda") else [])]
 #: Frames of one training epoch and its batch size (the paper's batch size is 40; the
 #: surrogate's frames are small).
 EPOCH_FRAMES, BATCH = 160, 16

@@ -20,7 +20,7 @@ from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 from mfbench.testing import KitData, check_method, method_checks
 
-from .test_runner import CompositionOnly
+from .doubles import CompositionOnly
 
 
 @pytest.fixture

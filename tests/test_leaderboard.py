@@ -43,9 +43,8 @@ from mfbench.results.record import params_hash
 from mfbench.submissions import pack_submission
 from mfbench.tasks.definition import get_task
 
+from .doubles import COMPOSITION_ONLY, SEEDED
 from .factories import set_record_fields
-from .test_results import SEEDED
-from .test_runner import SPEC as COMPOSITION_ONLY
 from .test_submissions import META as SUBMISSION_META
 
 TASK = "surrogate-r2scan"
@@ -410,7 +409,7 @@ def test_task_and_method_pages(clean_site: SiteReport) -> None:
     fractions = _Page(task).rows(f"{TASK}-fractions")
     assert [r["train frames"]["text"] for r in fractions] == ["0", "155", "1,516"]
     method = (clean_site.out / "methods" / "seeded-composition.html").read_text()
-    for expected in ("tests.test_results:SeededComposition", "fallback", "mfbench contributors"):
+    for expected in (SEEDED, "fallback", "mfbench contributors"):
         assert expected in method
     assert "0, 1" in method  # seeds
     badge_file = clean_site.out / "badges" / TASK / "seeded-composition.svg"

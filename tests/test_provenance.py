@@ -23,10 +23,9 @@ from mfbench.results import validate_record
 from mfbench.results.compliance import non_compliance
 from mfbench.submissions import MANIFEST, SubmissionError, pack_submission, verify_manifest
 
-from .doubles import CONTEXT_SPEC, DIRECT_SPEC
+from .doubles import COMPOSITION_ONLY, CONTEXT_SPEC, DIRECT_SPEC
 from .factories import set_record_fields
 from .test_leaderboard import _Page
-from .test_runner import SPEC as COMPOSITION_ONLY
 from .test_submissions import META
 
 TASK = "surrogate-r2scan-quick"
@@ -65,11 +64,11 @@ def test_the_registry_knows_the_shipped_checkpoints_by_their_bytes() -> None:
 def test_an_honest_record_states_its_code_and_reads_no_checkpoint(out: Path) -> None:
     _, record = _record(out, "composition-only")
     source = record["method"]["source"]
-    test_runner = Path(__file__).with_name("test_runner.py")
+    doubles = Path(__file__).with_name("doubles.py")
     assert source == {
-        "module": "tests.test_runner",
-        "file": "tests/test_runner.py",
-        "sha256": hashlib.sha256(test_runner.read_bytes()).hexdigest(),
+        "module": "tests.doubles",
+        "file": "tests/doubles.py",
+        "sha256": hashlib.sha256(doubles.read_bytes()).hexdigest(),
         "distribution": None,
     }
     assert record["checkpoints"] == []
@@ -249,15 +248,15 @@ def test_submit_refuses_records_of_other_code(out: Path, tmp_path: Path) -> None
         pack_submission(meta, [runs], tmp_path / "submissions")
     (problem,) = caught.value.problems[1:]
     assert problem.startswith(f"{path}: produced by code with sha256 {'0' * 64}, but module ")
-    assert "tests.test_runner" in problem
+    assert "tests.doubles" in problem
 
 
 @pytest.mark.parametrize(
     "code",
     [
-        {"module": "tests.test_runner", "file": "code/absent.py", "sha256": "0" * 64},
+        {"module": "tests.doubles", "file": "code/absent.py", "sha256": "0" * 64},
         {"module": "...", "file": "code/....py"},
-        "code/tests.test_runner.py",
+        "code/tests.doubles.py",
     ],
 )
 def test_a_crafted_code_entry_rejects_the_submission_not_the_site(
@@ -282,11 +281,11 @@ def test_packed_code_must_be_the_code_of_the_records(out: Path, tmp_path: Path) 
         [out / TASK / "v1" / "composition-only"],
         tmp_path / "submissions",
     )
-    code = folder / "code" / "tests.test_runner.py"
-    assert code.read_bytes() == Path(__file__).with_name("test_runner.py").read_bytes()
+    code = folder / "code" / "tests.doubles.py"
+    assert code.read_bytes() == Path(__file__).with_name("doubles.py").read_bytes()
     code.write_text(code.read_text() + "\n# edited after the runs\n")
     manifest = json.loads((folder / MANIFEST).read_text())
-    manifest["files"]["code/tests.test_runner.py"] = {
+    manifest["files"]["code/tests.doubles.py"] = {
         "sha256": hashlib.sha256(code.read_bytes()).hexdigest(),
         "bytes": code.stat().st_size,
     }

@@ -15,16 +15,11 @@ import math
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import ClassVar
 
-import numpy as np
 import pytest
-from pymatgen.core import Structure
 
-from mfbench.data.labels import LabelTable
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
-from mfbench.evaluation import EvaluationFrames
 from mfbench.results.regression_check import (
     METRIC_FAMILIES,
     RunKey,
@@ -36,43 +31,16 @@ from mfbench.results.regression_check import (
     format_number,
 )
 from mfbench.runner import run
-from mfbench.tasks.data import TaskData
-from mfbench.tasks.definition import get_task
 
-from .test_runner import CompositionOnly
+from .doubles import ORACLE, Oracle
 
 TASK = "surrogate-r2scan"
-ORACLE = "tests.test_regression:Oracle"
 FRACTION = 0.25
 SEEDS = (0, 1)
 #: eV/atom: 10 meV/atom, far beyond the 0.5 meV/atom energy tolerance.
 REGRESSION = 0.01
 #: eV/atom: 0.1 meV/atom, within the tolerance.
 NOISE = 1e-4
-
-
-class Oracle(CompositionOnly):
-    """Predicts the task's target labels, energies shifted by :attr:`energy_offset` (eV/atom).
-
-    Test-only: it reads the answers from the prepared dataset, relying on the runner asking for
-    the evaluation frames in their order (it checks the atom counts).
-    """
-
-    name = "oracle"
-    energy_offset: ClassVar[float] = 0.0
-
-    def predict(self, structures: Sequence[Structure]) -> LabelTable:
-        data = TaskData.load(get_task(TASK))
-        needed = EvaluationFrames.of(data).needed
-        labels = data.store.labels(data.task.target_fidelity, needed)
-        assert [len(s) for s in structures] == labels.n_atoms.tolist()
-        return dataclasses.replace(
-            labels,
-            energy_per_atom=labels.energy_per_atom + type(self).energy_offset,
-            forces=np.nan_to_num(labels.forces),
-            stress=np.nan_to_num(labels.stress),
-            magmoms=np.nan_to_num(labels.magmoms),
-        )
 
 
 def _run_all(out: Path, offset: float, seeds: Sequence[int] = SEEDS) -> Path:

@@ -12,14 +12,12 @@ import json
 import math
 import shutil
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mfbench.data.frameset import FrameSet
-from mfbench.methods import FitContext
 from mfbench.results import (
     comparable,
     find_records,
@@ -30,25 +28,11 @@ from mfbench.results import (
 )
 from mfbench.results.agreement import differences
 
+from .doubles import COMPOSITION_ONLY, SEEDED
 from .factories import set_record_fields
-from .test_runner import SPEC as COMPOSITION_ONLY
-from .test_runner import CompositionOnly
 
 TASK = "surrogate-r2scan"
-SEEDED = "tests.test_results:SeededComposition"
 SEEDS = (0, 1, 2)
-
-
-class SeededComposition(CompositionOnly):
-    """CompositionOnly with elemental energies jittered by the seed, so seeds give other metrics."""
-
-    name = "seeded-composition"
-
-    def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
-        super().fit(train, val, context)
-        jitter = np.random.default_rng(context.seed).normal(0.0, 0.05, self.weights_.shape)
-        self.weights_ = self.weights_ + jitter
-        return self
 
 
 RUNS = [(TASK, COMPOSITION_ONLY, 0.25, 0)] + [(TASK, SEEDED, 0.25, s) for s in SEEDS]

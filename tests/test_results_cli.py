@@ -12,7 +12,7 @@ from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
 from mfbench.runner import run
 
-SPEC = "tests.test_runner:CompositionOnly"
+from .doubles import COMPOSITION_ONLY
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def runs(tmp_path: Path) -> Path:
     prepare(get_dataset("surrogate-aflow"))
     for fraction in (0.25, 1.0):
         for seed in (0, 1):
-            run("surrogate-r2scan", SPEC, fraction, seed, out=tmp_path, progress=False)
+            run("surrogate-r2scan", COMPOSITION_ONLY, fraction, seed, out=tmp_path, progress=False)
     return tmp_path
 
 

@@ -6,67 +6,23 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import pytest
-from pymatgen.core import Structure
 
 from mfbench.cli import main
-from mfbench.data.elemental_reference import composition_fractions, fit_elemental_reference
-from mfbench.data.frameset import FrameSet
-from mfbench.data.labels import LabelTable
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
 from mfbench.errors import MfbenchError
 from mfbench.locks import LockedError, exclusive_lock
-from mfbench.methods import FitContext, Method
 from mfbench.results.record import RESULT_SCHEMA, check_record_keys
 from mfbench.runner import run
 from mfbench.runner.plan import run_lock
 
-
-class CompositionOnly(Method):
-    """Energy from a least-squares elemental reference; zero forces and stress."""
-
-    name = "composition-only"
-
-    def __init__(self, fallback: float = -5.0) -> None:
-        self.fallback = fallback
-
-    def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
-        fit = fit_elemental_reference(
-            train.composition_fractions(), train.labels().energy_per_atom, train.material_ids
-        )
-        self.weights_ = np.where(np.isnan(fit.weights), self.fallback, fit.weights)
-        self.used_ = context.auxiliary("gga") is not None
-        return self
-
-    def predict(self, structures: Sequence[Structure]) -> LabelTable:
-        self.check_is_fitted()
-        numbers = np.concatenate([s.atomic_numbers for s in structures])
-        counts = [len(s) for s in structures]
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-        energy = composition_fractions(numbers, offsets) @ self.weights_
-        return LabelTable.from_frames(
-            energy, [np.zeros((n, 3)) for n in counts], [np.zeros((3, 3))] * len(counts),
-            [np.zeros(n) for n in counts], counts,
-        )  # fmt: skip
-
-    def save(self, directory: Path) -> None:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        np.save(Path(directory) / "weights.npy", self.weights_)
-
-    @classmethod
-    def load(cls, directory: Path, device: str = "cpu") -> Self:
-        method = cls()
-        method.weights_ = np.load(Path(directory) / "weights.npy")
-        return method
-
-
-SPEC = "tests.test_runner:CompositionOnly"
+from .doubles import COMPOSITION_ONLY as SPEC
+from .doubles import WORKERS_SEEN
 
 
 @pytest.fixture(autouse=True)
@@ -311,22 +267,8 @@ def test_plan_run_decides_start_reuse_resume_and_refuse(tmp_path: Path) -> None:
     assert trained.refusal is Refusal.NO_TRAINING_FRAMES
 
 
-class WorkersSeen(CompositionOnly):
-    """Saves the number of data workers its fit context allowed (``workers.txt``)."""
-
-    name = "workers-seen"
-
-    def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
-        self.workers_ = context.data_workers
-        return super().fit(train, val, context)
-
-    def save(self, directory: Path) -> None:
-        super().save(directory)
-        (Path(directory) / "workers.txt").write_text(str(self.workers_))
-
-
 def test_a_rerun_over_an_older_schema_keeps_the_data_workers(tmp_path: Path) -> None:
-    spec = "tests.test_runner:WorkersSeen"
+    spec = WORKERS_SEEN
     record = run("surrogate-r2scan", spec, 0.1, 0, out=tmp_path, progress=False, data_workers=2)
     path = next(tmp_path.rglob("result.json"))
     assert (path.parent / "model" / "workers.txt").read_text() == "2"

@@ -4,63 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Self
 
-import numpy as np
 import pytest
 import yaml
 
 from mfbench.cli import main
-from mfbench.data.frameset import FrameSet
-from mfbench.data.labels import LabelTable
-from mfbench.methods import FitContext, FitDivergedError
 from mfbench.paths import tasks_dir
 from mfbench.results.record import params_hash, protocol_params_hash
 from mfbench.runner.selection import applicable_grid, grid_points
 
-from .test_runner import CompositionOnly
+from .doubles import BEST
+from .doubles import OFFSET_BY_RATE as SPEC
 
-#: Energies of this method are off by |log10(learning_rate / BEST)| × OFFSET_PER_DECADE eV/atom.
-BEST = 1e-3
-OFFSET_PER_DECADE = 50.0
-
-
-class OffsetByRate(CompositionOnly):
-    """Composition-only energies shifted by 50 eV/atom per decade ``learning_rate`` is off 1e-3.
-
-    A rate of 0.05 or more "diverges", as a too-large step makes a real fit go NaN.
-    """
-
-    name = "offset-by-rate"
-
-    def __init__(self, learning_rate: float = 1e-2, fallback: float = -5.0) -> None:
-        self.learning_rate = learning_rate
-        self.fallback = fallback
-
-    def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
-        if self.learning_rate >= 0.05:
-            raise FitDivergedError(f"loss is NaN at learning rate {self.learning_rate}")
-        self.steps_run_ = 3
-        return super().fit(train, val, context)
-
-    def predict(self, structures: list) -> LabelTable:  # type: ignore[override]
-        table = super().predict(structures)
-        shift = abs(np.log10(self.learning_rate / BEST)) * OFFSET_PER_DECADE
-        return LabelTable(table.energy_per_atom + shift, table.forces, table.stress,
-                          table.magmoms, table.atom_offsets)  # fmt: skip
-
-    @classmethod
-    def load(cls, directory: Path, device: str = "cpu") -> Self:
-        method = cls.from_saved_params(directory)
-        method.weights_ = np.load(Path(directory) / "weights.npy")
-        return method
-
-    def save(self, directory: Path) -> None:
-        super().save(directory)
-        self.save_params(directory)
-
-
-SPEC = "tests.test_selection:OffsetByRate"
 GRID = [1e-1, 1e-2, 1e-3, 1e-4]
 
 

@@ -30,7 +30,7 @@ from mfbench.submissions import (
     verify_manifest,
 )
 
-from .test_runner import SPEC as COMPOSITION_ONLY
+from .doubles import COMPOSITION_ONLY
 
 TASK = "surrogate-r2scan"
 SEEDS = (0, 1)
@@ -114,13 +114,13 @@ def test_a_valid_submission_packs_and_its_manifest_verifies(out: Path, tmp_path:
     assert manifest["compliance"] == {"compliant": True, "reasons": []}
     run_paths = [f"runs/{TASK}/v1/fraction-0.25/seed-{s}" for s in SEEDS]
     assert [r["path"] for r in manifest["runs"]] == run_paths
-    assert set(manifest["files"]) == {METADATA, "code/tests.test_runner.py"} | {
+    assert set(manifest["files"]) == {METADATA, "code/tests.doubles.py"} | {
         f"{p}/{name}" for p in run_paths for name in ("result.json", "predictions.npz")
     }
     assert manifest["code"] == {
-        "module": "tests.test_runner",
-        "file": "code/tests.test_runner.py",
-        "sha256": sha256_file(Path(__file__).with_name("test_runner.py")),
+        "module": "tests.doubles",
+        "file": "code/tests.doubles.py",
+        "sha256": sha256_file(Path(__file__).with_name("doubles.py")),
     }
     for name, entry in manifest["files"].items():
         assert entry["sha256"] == sha256_file(folder / name)

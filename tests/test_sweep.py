@@ -15,14 +15,12 @@ import re
 import shlex
 from datetime import datetime
 from pathlib import Path
-from typing import Self
 
 import pytest
 
-from mfbench.cli import _parse_params, main
-from mfbench.data.frameset import FrameSet
+from mfbench.cli import main
+from mfbench.cli.options import parse_params
 from mfbench.errors import MfbenchError
-from mfbench.methods import FitContext
 from mfbench.results import find_records, validate_records
 from mfbench.results.record import RESULT_SCHEMA, run_folder
 from mfbench.runner import run as run_once
@@ -30,13 +28,12 @@ from mfbench.runner.options import param_args
 from mfbench.runner.sweep import LocalOptions, SlurmOptions, SweepSpec, plan, read_state, sweep
 from mfbench.runner.sweep.state import exception_line
 
-from .test_runner import CompositionOnly
+from .doubles import GATED
+from .doubles import WORKERS_SEEN as WORKERS
 
 RUNS: list[tuple[str, str, float, int]] = []  # module_runs: only prepare the embedded dataset
 TASK = "surrogate-r2scan-quick"
 REPO = Path(__file__).resolve().parents[1]
-GATED = "tests.test_sweep:Gated"
-WORKERS = "tests.test_runner:WorkersSeen"
 
 
 def _home() -> str:
@@ -47,32 +44,9 @@ def _home() -> str:
 pytestmark = pytest.mark.usefixtures("module_home", "importable_tests")
 
 
-class Gated(CompositionOnly):
-    """A composition-only method that raises while its ``gate`` file is missing.
-
-    A failure whose cause can be fixed without changing the run (create the file), and
-    ``save`` records the ``MFBENCH_HOME`` the worker saw.
-    """
-
-    name = "gated"
-
-    def __init__(self, fallback: float = -5.0, gate: str = "") -> None:
-        self.fallback = fallback
-        self.gate = gate
-
-    def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
-        if self.gate and not Path(self.gate).is_file():
-            raise RuntimeError(f"gate file {self.gate} is missing")
-        return super().fit(train, val, context)
-
-    def save(self, directory: Path) -> None:
-        super().save(directory)
-        (Path(directory) / "home.txt").write_text(os.environ["MFBENCH_HOME"])
-
-
 @pytest.fixture
 def importable_tests(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Worker processes can import ``tests.test_sweep:Gated`` whatever their folder."""
+    """Worker processes can import ``tests.doubles:Gated`` whatever their folder."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
 
 
@@ -209,7 +183,7 @@ def test_param_args_round_trip_through_the_cli_parser() -> None:
     params = {"gate": "/tmp/x", "name": "8", "flag": "true", "lr": 0.1, "dims": [1, 2], "n": None}
     args = param_args(params)
     assert args[:4] == ["--param", "gate=/tmp/x", "--param", 'name="8"']
-    assert _parse_params(args[1::2]) == params
+    assert parse_params(args[1::2]) == params
 
 
 def test_exception_line() -> None:

@@ -11,7 +11,7 @@ import yaml
 from mfbench.cli import main
 from mfbench.paths import tasks_dir
 
-from .test_runner import SPEC as COMPOSITION_ONLY
+from .doubles import COMPOSITION_ONLY
 
 
 def test_a_user_task_runs_and_validates_with_tasks(
