@@ -46,6 +46,11 @@ from mfbench.methods import FitContext, Method
 from mfbench.models.chgnet_pretrained import check_supported_elements, predict_with_chgnet
 from mfbench.tasks.split import fingerprint
 
+#: Structures per forward pass when predicting. CHGNet keeps the graph of the force gradient
+#: (``create_graph=True``) for the whole batch, so memory grows with it: 32 peaked at 3.8 GB
+#: on the demo task, 8 (the demo budget's training batch) stays within the training's peak.
+PREDICT_BATCH_SIZE = 8
+
 
 def graph_loader(
     model: Any, frames: FrameSet, batch_size: int, shuffle: bool, seed: int, *,
@@ -194,7 +199,9 @@ class FineTune(Method):
         self.check_is_fitted()
         check_supported_elements(structures)
         self.model_.eval()
-        return predict_with_chgnet(self.model_, structures, desc=self.name)
+        return predict_with_chgnet(
+            self.model_, structures, batch_size=PREDICT_BATCH_SIZE, desc=self.name
+        )
 
     def save(self, directory: Path) -> None:
         """Write hyperparameters and the trained model's state."""

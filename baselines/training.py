@@ -275,4 +275,6 @@ def validate(
         for k in TARGETS:
             sums[k] += float(out[f"{k}_MAE"]) * out[f"{k}_MAE_size"]
             sizes[k] += int(out[f"{k}_MAE_size"])
+        # free this batch and its autograd graph before the next batch is read and run
+        del graphs, targets, out
     return _mean_maes(sums, sizes)
