@@ -132,7 +132,11 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
 def cmd_data_graphs(args: argparse.Namespace) -> int:
     from mfbench.data.registry import get_dataset
     from mfbench.data.store import FrameStore
-    from mfbench.graph_cache import ConverterSettings, GraphCache, GraphConversionError
+    from mfbench.models.chgnet.graph_cache import (
+        ConverterSettings,
+        GraphCache,
+        GraphConversionError,
+    )
     from mfbench.runner import default_data_workers
 
     entry = get_dataset(args.dataset)
@@ -299,7 +303,7 @@ def _metrics_row(record: dict[str, Any], subset: str) -> dict[str, Any]:
 def _evaluate(data: Any, model: str, args: argparse.Namespace) -> dict[str, Any]:
     from mfbench.atomic_write import write_json_atomic
     from mfbench.evaluation import evaluate_predictor
-    from mfbench.models.chgnet_pretrained import PretrainedChgnet
+    from mfbench.models.chgnet.pretrained import PretrainedChgnet
 
     task_name = data.task.task
     fraction = 1.0 if args.fraction is None else args.fraction
@@ -376,7 +380,7 @@ def _print_evaluations(records: list[dict[str, Any]]) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from mfbench.models.chgnet_pretrained import resolve_device
+    from mfbench.models.device import resolve_device
     from mfbench.tasks.data import TaskData
     from mfbench.tasks.definition import get_task
 
@@ -412,7 +416,7 @@ DATA_WORKERS_HELP = (
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mfbench.models.chgnet_pretrained import resolve_device
+    from mfbench.models.device import resolve_device
     from mfbench.runner import run
 
     record = run(
@@ -672,7 +676,7 @@ def _central_finding(records: list[dict[str, Any]]) -> list[str]:
 def cmd_demo(args: argparse.Namespace) -> int:
     from mfbench.data.prepare import prepare
     from mfbench.data.registry import get_dataset
-    from mfbench.models.chgnet_pretrained import resolve_device
+    from mfbench.models.device import resolve_device
     from mfbench.runner import run
     from mfbench.tasks.data import TaskData
     from mfbench.tasks.definition import get_task

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from mfbench.atomic_write import write_bytes_atomic, write_json_atomic
-from mfbench.data.checksum import sha256_file
+from mfbench.data.checksum import fingerprint, sha256_file
 from mfbench.data.frameset import FrameSet
 from mfbench.errors import MfbenchError
 from mfbench.evaluation import EvaluationFrames, predictions_bytes, predictions_file, score
@@ -49,7 +49,6 @@ from mfbench.provenance import environment
 from mfbench.selection import applicable_grid, fit_and_select, grid_points
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
-from mfbench.tasks.split import fingerprint
 
 logger = logging.getLogger(__name__)
 

@@ -165,7 +165,7 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
     os.environ.update(spec.env)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from mfbench.models.chgnet_pretrained import resolve_device
+    from mfbench.models.device import resolve_device
     from mfbench.runner import run
 
     logger.info("run %s → %s", spec.label(), spec.folder)
@@ -647,7 +647,7 @@ def sweep(
     check_options(options)
     result = plan(spec)
     if isinstance(options, LocalOptions):
-        from mfbench.models.chgnet_pretrained import resolve_device
+        from mfbench.models.device import resolve_device
 
         try:  # jobs run here: a device this machine lacks is an error now
             resolve_device(spec.device)

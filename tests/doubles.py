@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Self
 
-from mfbench.data.frameset import FrameSet
-from mfbench.methods import FitContext
+from mfbench.methods import FitContext, FrameSet
+from mfbench.models.chgnet import load_pretrained
 
 from .test_runner import CompositionOnly
 
@@ -23,7 +23,7 @@ class HiddenR2scanThroughContext(CompositionOnly):
         self.base_model = base_model
 
     def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
-        self.teacher_version_ = context.pretrained_model("r2scan").version
+        self.teacher_version_ = load_pretrained(context, "r2scan").version
         return super().fit(train, val, context)
 
 

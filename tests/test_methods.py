@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.zero_shot import UntouchedGGA, ZeroShotRefitAtomRef, atomref_weights
+from baselines.zero_shot import UntouchedGGA, ZeroShotRefitAtomRef
 from mfbench.data.elemental_reference import ElementalReference
 from mfbench.data.frameset import FrameSet
 from mfbench.data.prepare import prepare
@@ -15,6 +15,7 @@ from mfbench.data.registry import get_dataset
 from mfbench.errors import MfbenchError, UnknownNameError
 from mfbench.evaluation import EvaluationFrames, score
 from mfbench.methods import FitContext, Method, NotFittedError, get_method, method_names
+from mfbench.models.chgnet import atomref_weights
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 

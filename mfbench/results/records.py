@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from mfbench.data.checksum import fingerprint
 from mfbench.data.labels import LabelTable
 from mfbench.errors import MfbenchError, NotPreparedError, UnknownNameError
 from mfbench.evaluation import EvaluationFrames, predictions_file, score
@@ -47,7 +48,6 @@ from mfbench.results.agreement import differences
 from mfbench.runner import RESULT_SCHEMA, params_hash, validate_result
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
-from mfbench.tasks.split import fingerprint
 
 logger = logging.getLogger(__name__)
 
