@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from baselines.finetune import MultiStage
 from baselines.zero_shot import UntouchedGGA, ZeroShotRefitAtomRef
 from mfbench.data.elemental_reference import ElementalReference
 from mfbench.data.frameset import FrameSet
@@ -14,7 +15,15 @@ from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
 from mfbench.errors import MfbenchError, UnknownNameError
 from mfbench.evaluation import EvaluationFrames, score
-from mfbench.methods import FitContext, Method, NotFittedError, get_method, method_names
+from mfbench.methods import (
+    FitContext,
+    Method,
+    NotFittedError,
+    describe_methods,
+    get_method,
+    method_names,
+)
+from mfbench.methods.registry import describe_method
 from mfbench.models.chgnet import atomref_weights
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
@@ -30,6 +39,26 @@ def test_registry_finds_entry_points_and_specs() -> None:
         get_method("pathlib:Path")
     with pytest.raises(MfbenchError, match="cannot import"):
         get_method("no_such_module:Thing")
+
+
+def test_every_registered_method_is_described_with_its_parameters() -> None:
+    described = {d.name: d for d in describe_methods()}
+    assert list(described) == method_names()
+    gga = described["gga-floor"]
+    assert gga.target == "baselines.zero_shot:UntouchedGGA"
+    assert gga.description == "CHGNet 0.3.0 as shipped: no use of the training data at all."
+    assert gga.defaults() == {"base_model": "0.3.0", "batch_size": 32}
+    assert [p.describe() for p in gga.parameters] == [
+        "base_model: str = '0.3.0'", "batch_size: int = 32",
+    ]  # fmt: skip
+    stages = described["multi-stage"]  # passes **kwargs on to FineTune: its parameters too
+    assert stages.target == "baselines.finetune:MultiStage"
+    assert list(stages.defaults())[:2] == ["stage1_share", "stage2_lr_factor"]
+    assert stages.defaults()["learning_rate"] == 1e-3 and not stages.open_ended
+    assert set(stages.defaults()) == set(MultiStage().get_params())
+    spec = describe_method("tests.test_runner:CompositionOnly")
+    assert (spec.name, spec.target) == ("composition-only", "tests.test_runner:CompositionOnly")
+    assert spec.description.startswith("Energy from a least-squares elemental reference")
 
 
 def test_params_come_from_the_signature_and_unfitted_use_raises() -> None:
