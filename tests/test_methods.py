@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,24 @@ def test_params_come_from_the_signature_and_unfitted_use_raises() -> None:
     with pytest.raises(NotFittedError):
         method.predict([])
     assert issubclass(ZeroShotRefitAtomRef, Method)
+
+
+def test_weights_read_while_recording_are_named_in_the_record(tmp_path: Path) -> None:
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"weights")
+    other = tmp_path / "other.pt"
+    other.write_bytes(b"other weights")
+    context = FitContext()
+    with context.recording_checkpoint("my-model-1.0"):
+        weights.read_bytes()
+    with context.checkpoints.watching():
+        other.read_bytes()
+    named, unnamed = context.checkpoints.entries()
+    assert (named["name"], named["file"], named["how"]) == (
+        "my-model-1.0", "model.pt", "FitContext.pretrained_model",
+    )  # fmt: skip
+    assert named["sha256"] == hashlib.sha256(b"weights").hexdigest()
+    assert (unnamed["name"], unnamed["how"]) == (None, "opened while fitting or predicting")
 
 
 def test_auxiliary_data_is_granted_by_the_task_and_recorded() -> None:
