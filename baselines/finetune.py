@@ -37,14 +37,21 @@ from typing import Any, ClassVar, Self
 from pymatgen.core import Structure
 
 from baselines.training import LOOP_VERSION, Recipe, train_chgnet
-from baselines.zero_shot import atomref_weights, set_atomref_weights
-from mfbench.atomic_write import write_bytes_atomic
-from mfbench.data.elemental_reference import fit_elemental_reference
-from mfbench.data.frameset import FrameSet
-from mfbench.data.labels import LabelTable
-from mfbench.methods import FitContext, Method
-from mfbench.models.chgnet_pretrained import check_supported_elements, predict_with_chgnet
-from mfbench.tasks.split import fingerprint
+from mfbench.methods import (
+    FitContext,
+    FrameSet,
+    LabelTable,
+    Method,
+    fit_elemental_reference,
+    write_bytes_atomic,
+)
+from mfbench.models.chgnet import (
+    atomref_weights,
+    check_supported_elements,
+    load_pretrained,
+    predict_with_chgnet,
+    set_atomref_weights,
+)
 
 #: Structures per forward pass when predicting. CHGNet keeps the graph of the force gradient
 #: (``create_graph=True``) for the whole batch, so memory grows with it: 32 peaked at 3.8 GB
@@ -58,10 +65,11 @@ def graph_loader(
 ) -> Any:  # fmt: skip
     """A torch ``DataLoader`` of (CHGNet graphs, targets) batches over ``frames``.
 
-    Graphs come from the on-disk graph cache (:class:`mfbench.graph_cache.GraphCache`): the
-    frames it lacks are converted once, in ``workers`` processes, with ``model``'s converter
-    settings, and every later run, method and seed reads them back. Frames CHGNet cannot
-    convert stop here with :class:`mfbench.graph_cache.GraphConversionError` naming each one.
+    Graphs come from the on-disk graph cache
+    (:class:`mfbench.models.chgnet.graph_cache.GraphCache`): the frames it lacks are converted
+    once, in ``workers`` processes, with ``model``'s converter settings, and every later run,
+    method and seed reads them back. Frames CHGNet cannot convert stop here with
+    :class:`~mfbench.models.chgnet.graph_cache.GraphConversionError` naming each one.
 
     Args:
         model: a ``chgnet.model.CHGNet`` (its ``graph_converter`` settings key the cache).
@@ -72,7 +80,7 @@ def graph_loader(
         workers: processes converting missing graphs (1: in this process).
         pin_memory: page-locked batches, for fast copies to a CUDA device.
     """
-    from mfbench.graph_cache import GraphCache
+    from mfbench.models.chgnet.graph_cache import GraphCache
 
     # Shard hashes are checked by `mfbench data graphs`; here each record's CRC-32 is checked as
     # it is read (a record that fails is converted afresh, never used), which costs nothing
@@ -115,7 +123,7 @@ class FineTune(Method):
     def _start_model(self, context: FitContext) -> Any:
         import torch
 
-        model = context.pretrained_model(self.base_model)
+        model = load_pretrained(context, self.base_model)
         if self.from_scratch:
             from chgnet.model import CHGNet
 
@@ -162,8 +170,8 @@ class FineTune(Method):
         identity = {
             "loop": LOOP_VERSION, "chgnet": chgnet.__version__, "method": self.name,
             "params": self.get_params(), "recipe": asdict(recipe), "batch": batch,
-            "seed": context.seed, "tag": tag, "train": fingerprint(train.frame_ids),
-            "val": fingerprint(val.frame_ids),
+            "seed": context.seed, "tag": tag, "train": train.fingerprint,
+            "val": val.fingerprint,
         }  # fmt: skip
         key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
         data = {"workers": context.data_workers, "pin_memory": context.device.startswith("cuda")}

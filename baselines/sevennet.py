@@ -11,16 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
-import numpy as np
 from pymatgen.core import Structure
 
-from mfbench import units
-from mfbench.data.frameset import FrameSet
-from mfbench.data.labels import LabelTable
-from mfbench.errors import MfbenchError
-from mfbench.methods import FitContext, Method
+from mfbench.methods import FitContext, FrameSet, LabelTable, Method
+from mfbench.models.sevenn import load_calculator, predict_with_calculator
 
 
 class SevenNetPretrained(Method):
@@ -34,25 +30,13 @@ class SevenNetPretrained(Method):
 
     def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
         """Load the model on ``context.device``; the training frames are not used."""
-        self.calculator_ = _calculator(self.model, self.modal, context.device)
+        self.calculator_ = load_calculator(self.model, self.modal, context.device)
         return self
 
     def predict(self, structures: Sequence[Structure]) -> LabelTable:
         """Energies eV/atom, forces eV/Å, stress GPa (CHGNet's sign); magmoms NaN."""
-        from pymatgen.io.ase import AseAtomsAdaptor
-
         self.check_is_fitted()
-        energies, forces, stresses, magmoms = [], [], [], []
-        for structure in structures:
-            atoms = AseAtomsAdaptor.get_atoms(structure)
-            atoms.calc = self.calculator_
-            energies.append(float(atoms.get_potential_energy()) / len(atoms))
-            forces.append(np.asarray(atoms.get_forces(), dtype=np.float64))
-            stresses.append(units.ase_stress_to_gpa(atoms.get_stress(voigt=False)))
-            magmoms.append(np.full(len(atoms), np.nan))
-        return LabelTable.from_frames(
-            energies, forces, stresses, magmoms, [len(s) for s in structures]
-        )
+        return predict_with_calculator(self.calculator_, structures)
 
     def save(self, directory: Path) -> None:
         """Only the hyperparameters: the weights ship with ``sevenn``."""
@@ -63,18 +47,5 @@ class SevenNetPretrained(Method):
     def load(cls, directory: Path, device: str = "cpu") -> Self:
         """Rebuild from :meth:`save`'s files on ``device``."""
         method = cls.from_saved_params(directory)
-        method.calculator_ = _calculator(method.model, method.modal, device)
+        method.calculator_ = load_calculator(method.model, method.modal, device)
         return method
-
-
-def _calculator(model: str, modal: str | None, device: str) -> Any:
-    try:
-        from sevenn.calculator import SevenNetCalculator
-    except ImportError as exc:
-        raise MfbenchError(
-            "sevennet-pretrained needs the sevenn package (pip install sevenn)"
-        ) from exc
-    kwargs: dict[str, Any] = {"model": model, "device": device}
-    if modal is not None:
-        kwargs["modal"] = modal
-    return SevenNetCalculator(**kwargs)

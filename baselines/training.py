@@ -32,8 +32,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from mfbench.atomic_write import write_bytes_atomic
-from mfbench.methods import FitDivergedError
+from mfbench.methods import FitDivergedError, write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@
   the residuals are nearly a pure elemental shift, so a few hundred frames pin it down,
   whereas a fit to total energies inherits the structures' full energy spread. Elements
   absent from the fraction get the mean fitted shift
-  (:meth:`mfbench.data.elemental_reference.ElementalReference.filled_from`); with no training
+  (:meth:`mfbench.methods.ElementalReference.filled_from`); with no training
   frames at all the GGA reference is kept.
 """
 
@@ -17,34 +17,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 from pymatgen.core import Structure
 
-from mfbench.atomic_write import write_bytes_atomic
-from mfbench.data.elemental_reference import fit_elemental_reference
-from mfbench.data.frameset import FrameSet
-from mfbench.data.labels import LabelTable
-from mfbench.methods import FitContext, Method
-from mfbench.models.chgnet_pretrained import check_supported_elements, predict_with_chgnet
-
-
-def atomref_weights(model: Any) -> np.ndarray:
-    """``[94]`` eV/atom: the intensive ``AtomRef`` weights of a CHGNet model."""
-    composition = model.composition_model
-    if not composition.is_intensive:
-        raise ValueError("expected an intensive AtomRef (weights per composition fraction)")
-    return composition.fc.weight.detach().cpu().numpy()[0].astype(np.float64).copy()
-
-
-def set_atomref_weights(model: Any, weights: np.ndarray) -> None:
-    """Overwrite a CHGNet model's intensive ``AtomRef`` weights (``[94]`` eV/atom) in place."""
-    import torch
-
-    layer = model.composition_model.fc.weight
-    with torch.no_grad():
-        layer[0] = torch.as_tensor(weights, dtype=layer.dtype, device=layer.device)
+from mfbench.methods import (
+    FitContext,
+    FrameSet,
+    LabelTable,
+    Method,
+    fit_elemental_reference,
+    write_bytes_atomic,
+)
+from mfbench.models.chgnet import (
+    atomref_weights,
+    check_supported_elements,
+    load_pretrained,
+    predict_with_chgnet,
+    set_atomref_weights,
+)
 
 
 class UntouchedGGA(Method):
@@ -58,7 +50,7 @@ class UntouchedGGA(Method):
 
     def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
         """Load the pretrained model; ``train`` is ignored on purpose."""
-        self.model_ = context.pretrained_model(self.base_model)
+        self.model_ = load_pretrained(context, self.base_model)
         self.atomref_weights_ = atomref_weights(self.model_)
         return self
 
@@ -80,7 +72,7 @@ class UntouchedGGA(Method):
     def load(cls, directory: Path, device: str = "cpu") -> Self:
         """Rebuild from :meth:`save`'s files on ``device``."""
         method = cls.from_saved_params(directory)
-        method.model_ = FitContext(device=device).pretrained_model(method.base_model)
+        method.model_ = load_pretrained(FitContext(device=device), method.base_model)
         method.atomref_weights_ = np.load(Path(directory) / "atomref.npy")
         set_atomref_weights(method.model_, method.atomref_weights_)
         return method

@@ -5,13 +5,22 @@ unfitted instances plus small data, and raises ``AssertionError`` with a readabl
 when the method breaks the contract. Use :func:`method_checks` with
 ``pytest.mark.parametrize`` to get one test per check::
 
+    kit_data = KitData.from_task("surrogate-r2scan", fraction=0.05)
+
     @pytest.mark.parametrize("check", method_checks(), ids=lambda c: c.__name__)
     def test_conformance(check, tmp_path):
         check(MyMethod, kit_data, tmp_path)
+
+or run them all at once, on a class or a ``module:Class`` spec, and read the named results::
+
+    for result in check_method("my_package.module:MyMethod", kit_data):
+        print(result.name, "ok" if result.passed else result.message)
 """
 
 from __future__ import annotations
 
+import inspect
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +28,16 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
-from mfbench.data.frameset import FrameSet
-from mfbench.data.labels import LabelTable
-from mfbench.methods import FitContext, Method, NotFittedError
+from mfbench.methods import (
+    Budget,
+    FitContext,
+    FrameSet,
+    LabelTable,
+    Method,
+    NotFittedError,
+    get_method,
+)
+from mfbench.tasks.definition import Task, get_task
 
 MethodFactory = Callable[[], Method]
 
@@ -49,6 +65,66 @@ class KitData:
     atol_energy: float = 1e-5
     atol_forces: float = 1e-4
     rtol: float = 1e-4
+
+    @classmethod
+    def from_task(
+        cls,
+        task: Task | str,
+        *,
+        fraction: float = 0.05,
+        n_train: int | None = None,
+        n_val: int = 4,
+        n_structures: int = 3,
+        budget: Budget | None = None,
+        device: str = "cpu",
+        **tolerances: float,
+    ) -> KitData:
+        """Kit data from a prepared task: its training fraction, val and test frames.
+
+        A shipped (embedded) dataset is prepared on first use; a dataset the user supplies must
+        be prepared (``mfbench data prepare``).
+
+        Args:
+            task: a :class:`~mfbench.tasks.definition.Task` or a task name.
+            fraction: the training fraction the kit trains on.
+            n_train: at most this many of the fraction's frames (the first in store order;
+                None: all of them).
+            n_val: validation frames (the first of the val split).
+            n_structures: test structures the checks predict (the first of the test split).
+            budget: the training budget handed to ``fit`` (default: the task's).
+            device: the :class:`FitContext` device.
+            **tolerances: ``atol_energy``, ``atol_forces`` or ``rtol`` to override.
+
+        Raises:
+            NotPreparedError: the task's dataset is not prepared.
+            ValueError: the fraction has no training frames, or an unknown tolerance.
+        """
+        from mfbench.tasks.data import TaskData
+
+        unknown = set(tolerances) - {"atol_energy", "atol_forces", "rtol"}
+        if unknown:
+            raise ValueError(f"unknown tolerance(s) {sorted(unknown)}")
+        definition = get_task(task) if isinstance(task, str) else task
+        data = TaskData.load(definition)
+        fidelity = definition.target_fidelity
+        indices = data.split.train_fraction(fraction)[:n_train]
+        if len(indices) == 0:
+            raise ValueError(f"fraction {fraction} of task {definition.task} has no frames")
+        train = FrameSet(data.store, indices, fidelity)
+        val = FrameSet(data.store, data.split.indices("val")[:n_val], fidelity)
+        structures = [
+            data.store.structure(int(i)) for i in data.split.indices("test")[:n_structures]
+        ]
+        auxiliary = data.auxiliary_sources(fraction)
+        chosen_budget = definition.budget if budget is None else budget
+
+        def context(seed: int) -> FitContext:
+            return FitContext(
+                device=device, seed=seed, budget=chosen_budget, progress=False,
+                auxiliary_sources=auxiliary,
+            )  # fmt: skip
+
+        return cls(train, val, structures, context, **tolerances)
 
 
 def _fit(factory: MethodFactory, data: KitData, seed: int = 0) -> Method:
@@ -168,10 +244,75 @@ def method_checks() -> list[Callable[[MethodFactory, KitData, Path], None]]:
     ]
 
 
-def check_method(factory: MethodFactory, data: KitData, tmp: Path) -> None:
-    """Run every check; the first failure raises ``AssertionError`` naming the check."""
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one conformance check.
+
+    Attributes:
+        name: the check's function name, e.g. ``"check_seeded_fit_repeats"``.
+        description: the first line of its docstring.
+        passed: whether the method passed it.
+        message: why it failed (``""`` when it passed): the assertion's message, or the
+            exception the method raised, with its type.
+    """
+
+    name: str
+    description: str
+    passed: bool
+    message: str = ""
+
+
+def _factory(method: str | type[Method] | MethodFactory) -> MethodFactory:
+    if isinstance(method, str):
+        return get_method(method)
+    return method
+
+
+def check_method(
+    method: str | type[Method] | MethodFactory, data: KitData, tmp: Path | None = None
+) -> list[CheckResult]:
+    """Run every check on ``method``; one named result each, in :func:`method_checks` order.
+
+    A check fails when it raises: an ``AssertionError`` (the contract is broken) or any other
+    exception the method raised while fitting, predicting, saving or loading.
+
+    Args:
+        method: a registered name or ``module:Class`` spec, a method class, or a factory of
+            fresh unfitted instances.
+        data: what the checks train and predict on (see :meth:`KitData.from_task`).
+        tmp: folder for the checks' saved models (default: a temporary folder, removed after).
+
+    Raises:
+        UnknownNameError, MfbenchError: ``method`` names no method (see
+            :func:`~mfbench.methods.get_method`).
+    """
+    factory = _factory(method)
+    if tmp is None:
+        with tempfile.TemporaryDirectory(prefix="mfbench-kit-") as folder:
+            return check_method(factory, data, Path(folder))
+    results = []
     for check in method_checks():
+        description = (inspect.getdoc(check) or "").splitlines()[0]
         try:
-            check(factory, data, tmp / check.__name__)
+            check(factory, data, Path(tmp) / check.__name__)
         except AssertionError as exc:
-            raise AssertionError(f"{check.__name__}: {exc}") from exc
+            results.append(CheckResult(check.__name__, description, False, str(exc).strip()))
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            results.append(CheckResult(check.__name__, description, False, message))
+        else:
+            results.append(CheckResult(check.__name__, description, True))
+    return results
+
+
+def assert_method_conforms(
+    method: str | type[Method] | MethodFactory, data: KitData, tmp: Path | None = None
+) -> None:
+    """Run every check; raise ``AssertionError`` naming each failed check and why.
+
+    Raises:
+        AssertionError: one line per failed check, ``<name>: <message>``.
+    """
+    failed = [r for r in check_method(method, data, tmp) if not r.passed]
+    if failed:
+        raise AssertionError("\n".join(f"{r.name}: {r.message}" for r in failed))

@@ -34,6 +34,11 @@ def ase_stress_to_gpa(stress_ev_per_a3: np.ndarray) -> np.ndarray:
     return np.asarray(stress_ev_per_a3, dtype=np.float64) * GPA_PER_EV_PER_A3
 
 
+def gpa_to_ase_stress(stress_gpa: np.ndarray) -> np.ndarray:
+    """GPa in CHGNet's sign → ASE stress (eV/Å³, ASE sign). Inverse of ``ase_stress_to_gpa``."""
+    return np.asarray(stress_gpa, dtype=np.float64) / GPA_PER_EV_PER_A3
+
+
 def voigt_to_matrix(voigt: np.ndarray, order: str = "voigt") -> np.ndarray:
     """Six Voigt components → symmetric ``[3, 3]`` tensor.
 

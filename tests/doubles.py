@@ -30,6 +30,7 @@ from mfbench.data.elemental_reference import composition_fractions, fit_elementa
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
 from mfbench.methods import FitContext, FitDivergedError, Method
+from mfbench.models.chgnet import load_pretrained
 
 #: The spec of :class:`CompositionOnly`.
 COMPOSITION_ONLY = "tests.doubles:CompositionOnly"
@@ -202,7 +203,7 @@ class HiddenR2scanThroughContext(CompositionOnly):
         self.base_model = base_model
 
     def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
-        self.teacher_version_ = context.pretrained_model("r2scan").version
+        self.teacher_version_ = load_pretrained(context, "r2scan").version
         return super().fit(train, val, context)
 
 

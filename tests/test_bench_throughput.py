@@ -9,7 +9,7 @@ scale issue sets for a 2-core CPU:
 2. one training epoch: :func:`baselines.training.train_chgnet` reading the graph cache against
    chgnet's ``StructureData`` + ``Trainer`` (target: no slower; data loading < 5 % of the
    epoch);
-3. evaluation of the test split: :func:`mfbench.models.chgnet_pretrained.predict_with_chgnet`
+3. evaluation of the test split: :func:`mfbench.models.chgnet.pretrained.predict_with_chgnet`
    against ``CHGNet.predict_structure`` (reported, no target: mfbench calls
    ``predict_structure`` in batches itself, so the two should match).
 
@@ -80,7 +80,7 @@ def _model(device: str = "cpu") -> Any:
 def test_graph_cache_build_scales_with_workers(
     benchmark: Any, task_data: Any, tmp_path: Path
 ) -> None:
-    from mfbench.graph_cache import GraphCache
+    from mfbench.models.chgnet.graph_cache import GraphCache
 
     store = task_data.store
     converter = _model().graph_converter
@@ -206,7 +206,7 @@ def test_one_epoch_against_chgnet_trainer(benchmark: Any, task_data: Any, tmp_pa
 
 def test_evaluation_against_predict_structure(benchmark: Any, task_data: Any) -> None:
     from mfbench.evaluation import EvaluationFrames
-    from mfbench.models.chgnet_pretrained import predict_with_chgnet
+    from mfbench.models.chgnet.pretrained import predict_with_chgnet
 
     frames = EvaluationFrames.of(task_data)
     structures = [task_data.store.structure(int(i)) for i in frames.needed]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from mfbench.errors import DataError, UnknownNameError
-from mfbench.models.chgnet_pretrained import PretrainedChgnet
+from mfbench.models.chgnet.pretrained import PretrainedChgnet
 
 from .factories import make_structure
 

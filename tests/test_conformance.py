@@ -11,32 +11,37 @@ from pymatgen.core import Structure
 
 from baselines.sevennet import SevenNetPretrained
 from baselines.zero_shot import UntouchedGGA, ZeroShotRefitAtomRef
-from mfbench.data.frameset import FrameSet
-from mfbench.data.labels import LabelTable
-from mfbench.data.prepare import prepare
-from mfbench.data.registry import get_dataset
-from mfbench.methods import FitContext
+from mfbench.errors import UnknownNameError
+from mfbench.methods import LabelTable
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
-from mfbench.testing import KitData, check_method, method_checks
+from mfbench.testing import KitData, assert_method_conforms, check_method, method_checks
 
 from .doubles import CompositionOnly
 
 
 @pytest.fixture
 def kit() -> KitData:
-    prepare(get_dataset("surrogate-aflow"))
+    return KitData.from_task("surrogate-r2scan", fraction=0.05)
+
+
+def test_kit_data_comes_from_the_task_split(kit: KitData) -> None:
     data = TaskData.load(get_task("surrogate-r2scan"))
-    train = FrameSet(data.store, data.split.train_fraction(0.05), "r2scan")
-    val = FrameSet(data.store, data.split.indices("val")[:4], "r2scan")
-    structures = [data.store.structure(int(i)) for i in data.split.indices("test")[:3]]
-
-    def context(seed: int) -> FitContext:
-        return FitContext(
-            seed=seed, progress=False, auxiliary_sources={"gga": lambda: train.at_fidelity("gga")}
-        )
-
-    return KitData(train, val, structures, context)
+    assert kit.train.indices.tolist() == data.split.train_fraction(0.05).tolist()
+    assert kit.val.indices.tolist() == data.split.indices("val")[:4].tolist()
+    assert kit.train.fidelity == kit.val.fidelity == "r2scan"
+    test = data.split.indices("test")[:3]
+    assert [s.composition for s in kit.structures] == [
+        data.store.structure(int(i)).composition for i in test
+    ]
+    context = kit.context(7)
+    assert (context.seed, context.progress, context.budget) == (7, False, data.task.budget)
+    gga = context.auxiliary("gga")  # the task allows the GGA labels of the train split
+    assert (gga.fidelity, len(gga)) == ("gga", len(data.split.indices("train")))
+    small = KitData.from_task(data.task, fraction=0.05, n_train=5, n_val=2, n_structures=1)
+    assert (len(small.train), len(small.val), len(small.structures)) == (5, 2, 1)
+    with pytest.raises(ValueError, match="no frames"):
+        KitData.from_task(data.task, fraction=0.0)
 
 
 @pytest.mark.parametrize("check", method_checks(), ids=lambda c: c.__name__)
@@ -73,11 +78,39 @@ class SeedsItself(CompositionOnly):
     ],
 )
 def test_kit_catches_broken_methods(broken, failing_check: str, kit: KitData, tmp_path) -> None:
+    results = {r.name: r for r in check_method(broken, kit, tmp_path)}
+    assert list(results) == [check.__name__ for check in method_checks()]
+    assert not results[failing_check].passed and results[failing_check].message
+    assert results["check_init_only_stores_params"].passed
     with pytest.raises(AssertionError, match=failing_check):
-        check_method(broken, kit, tmp_path)
+        assert_method_conforms(broken, kit, tmp_path)
+
+
+def test_the_kit_runs_on_a_module_class_spec(kit: KitData) -> None:
+    results = check_method("tests.test_runner:CompositionOnly", kit)
+    assert [(r.name, r.passed, r.message) for r in results] == [
+        (check.__name__, True, "") for check in method_checks()
+    ]
+    assert (
+        results[0].description
+        == "``get_params`` returns the constructor arguments; a clone from them is equivalent."
+    )
+    with pytest.raises(UnknownNameError):
+        check_method("no-such-method", kit)
+
+
+class RaisesInFit(CompositionOnly):
+    def fit(self, train, val, context):  # type: ignore[override]
+        raise RuntimeError("the GPU caught fire")
+
+
+def test_a_method_that_raises_fails_the_checks_that_fit_it(kit: KitData) -> None:
+    results = {r.name: r for r in check_method(RaisesInFit, kit)}
+    assert results["check_seeded_fit_repeats"].message == "RuntimeError: the GPU caught fire"
+    assert results["check_unfitted_predict_raises"].passed
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", [UntouchedGGA, ZeroShotRefitAtomRef, SevenNetPretrained])
 def test_zero_shot_baselines_conform(method, kit: KitData, tmp_path: Path) -> None:
-    check_method(method, kit, tmp_path)
+    assert_method_conforms(method, kit, tmp_path)

@@ -20,7 +20,7 @@ from mfbench.data.registry import get_dataset
 from mfbench.methods import get_method
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
-from mfbench.testing import KitData, check_method
+from mfbench.testing import KitData, assert_method_conforms
 
 METHODS = [Scratch, FineTuneTrainableAtomRef, FineTuneFrozenGGAAtomRef, FineTune, MultiStage]
 
@@ -50,4 +50,5 @@ def test_finetune_baselines_conform(method, tmp_path: Path) -> None:
     structures = [data.store.structure(int(i)) for i in data.split.indices("test")[:3]]
     factory = partial(method, epochs=2, batch_size=8)
     factory.__name__ = method.__name__  # type: ignore[attr-defined]
-    check_method(lambda: factory(), KitData(train, val, structures, atol_energy=2e-5), tmp_path)
+    kit = KitData(train, val, structures, atol_energy=2e-5)
+    assert_method_conforms(lambda: factory(), kit, tmp_path)

@@ -14,19 +14,20 @@ import torch
 from chgnet.graph.converter import CrystalGraphConverter
 from pymatgen.core import Lattice, Structure
 
-import mfbench.graph_cache as graph_cache
 from mfbench.data.frame import Frame, Labels
 from mfbench.data.frameset import FrameSet
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
 from mfbench.data.store import FrameStore, StoreWriter
 from mfbench.errors import DataError
-from mfbench.graph_cache import (
+from mfbench.models.chgnet.graph_cache import (
     FIELDS,
     ConverterSettings,
     GraphCache,
     GraphConversionError,
     GraphDataset,
+    build,
+    identity,
 )
 
 from .factories import make_structure
@@ -118,7 +119,7 @@ def test_a_second_build_reuses_everything(store, converter, tmp_path: Path, monk
     def no_conversion(*args: Any) -> None:
         raise AssertionError("a complete cache converted a frame")
 
-    monkeypatch.setattr(graph_cache, "_build_shard", no_conversion)
+    monkeypatch.setattr(build, "build_shard", no_conversion)
     again = GraphCache.build(frames, converter, root=tmp_path, workers=2)
     assert (again.report.n_reused, again.report.n_converted) == (48, 0)
     assert (again.report.shards_written, again.report.shards_discarded) == (0, 0)
@@ -151,7 +152,7 @@ def test_damaged_shard_is_detected_and_rebuilt(
     else:
         path.write_bytes(bytes(data))
 
-    with caplog.at_level(logging.WARNING, logger="mfbench.graph_cache"):
+    with caplog.at_level(logging.WARNING, logger="mfbench.models.chgnet.graph_cache"):
         repaired = GraphCache.build(frames, converter, root=tmp_path, shard_size=16)
     assert ("missing" if damage == "delete" else "corrupt") in caplog.text
     assert repaired.report.shards_discarded == 1
@@ -171,7 +172,7 @@ def test_a_record_failing_its_checksum_is_converted_afresh(
     data[int(shard.offsets[2]) + 100] ^= 0xFF  # a byte of frame 2's tensors
     path.write_bytes(bytes(data))
     index = int(frames.indices[2])
-    with caplog.at_level(logging.WARNING, logger="mfbench.graph_cache"):
+    with caplog.at_level(logging.WARNING, logger="mfbench.models.chgnet.graph_cache"):
         graph = cache.get(index)
     assert "fails its checksum" in caplog.text
     assert_same_graph(graph, fresh(converter, store, index))
@@ -184,7 +185,7 @@ def test_a_record_failing_its_checksum_is_converted_afresh(
     cache.close()
     path.unlink()
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="mfbench.graph_cache"):
+    with caplog.at_level(logging.WARNING, logger="mfbench.models.chgnet.graph_cache"):
         graph = cache.get(index)
     assert "cannot be read" in caplog.text
     assert_same_graph(graph, fresh(converter, store, index))
@@ -215,14 +216,12 @@ def test_stale_shards_are_rebuilt_with_a_warning(
     frames = spread(store, 32)
     first = GraphCache.build(frames, converter, root=tmp_path, shard_size=16)
     if change == "chgnet-version":
-        versions = graph_cache.library_versions()
-        monkeypatch.setattr(
-            graph_cache, "library_versions", lambda: {**versions, "chgnet": "0.0.1"}
-        )
+        versions = identity.library_versions()
+        monkeypatch.setattr(identity, "library_versions", lambda: {**versions, "chgnet": "0.0.1"})
     else:
         store = dataclasses.replace(store, meta={**store.meta, "created_utc": "2030-01-01"})
         frames = FrameSet(store, frames.indices, "r2scan")
-    with caplog.at_level(logging.WARNING, logger="mfbench.graph_cache"):
+    with caplog.at_level(logging.WARNING, logger="mfbench.models.chgnet.graph_cache"):
         again = GraphCache.build(frames, converter, root=tmp_path, shard_size=16)
     assert again.directory == first.directory
     assert "2 stale shard(s)" in caplog.text
@@ -284,7 +283,7 @@ def test_an_interrupted_build_keeps_its_shards(
     store, converter, tmp_path: Path, monkeypatch
 ) -> None:
     frames = spread(store, 48)
-    real = graph_cache._build_shard
+    real = build.build_shard
     calls = []
 
     def interrupted(*args: Any) -> dict[str, Any]:
@@ -293,10 +292,10 @@ def test_an_interrupted_build_keeps_its_shards(
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setattr(graph_cache, "_build_shard", interrupted)
+    monkeypatch.setattr(build, "build_shard", interrupted)
     with pytest.raises(KeyboardInterrupt):
         GraphCache.build(frames, converter, root=tmp_path, shard_size=16)
-    monkeypatch.setattr(graph_cache, "_build_shard", real)
+    monkeypatch.setattr(build, "build_shard", real)
     resumed = GraphCache.build(frames, converter, root=tmp_path, shard_size=16)
     assert (resumed.report.n_reused, resumed.report.n_converted) == (16, 32)
     assert not list(resumed.directory.glob(".*.tmp"))

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from baselines.zero_shot import UntouchedGGA, ZeroShotRefitAtomRef, atomref_weights
+from baselines.finetune import MultiStage
+from baselines.zero_shot import UntouchedGGA, ZeroShotRefitAtomRef
 from mfbench.data.elemental_reference import ElementalReference
 from mfbench.data.frameset import FrameSet
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
 from mfbench.errors import MfbenchError, UnknownNameError
 from mfbench.evaluation import EvaluationFrames, score
-from mfbench.methods import FitContext, NotFittedError, get_method, method_names
+from mfbench.methods import (
+    FitContext,
+    NotFittedError,
+    describe_methods,
+    get_method,
+    method_names,
+)
+from mfbench.methods.registry import describe_method
+from mfbench.models.chgnet import atomref_weights
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 
@@ -31,12 +41,50 @@ def test_registry_finds_entry_points_and_specs() -> None:
         get_method("no_such_module:Thing")
 
 
+def test_every_registered_method_is_described_with_its_parameters() -> None:
+    described = {d.name: d for d in describe_methods()}
+    assert list(described) == method_names()
+    gga = described["gga-floor"]
+    assert gga.target == "baselines.zero_shot:UntouchedGGA"
+    assert gga.description == "CHGNet 0.3.0 as shipped: no use of the training data at all."
+    assert gga.defaults() == {"base_model": "0.3.0", "batch_size": 32}
+    assert [p.describe() for p in gga.parameters] == [
+        "base_model: str = '0.3.0'", "batch_size: int = 32",
+    ]  # fmt: skip
+    stages = described["multi-stage"]  # passes **kwargs on to FineTune: its parameters too
+    assert stages.target == "baselines.finetune:MultiStage"
+    assert list(stages.defaults())[:2] == ["stage1_share", "stage2_lr_factor"]
+    assert stages.defaults()["learning_rate"] == 1e-3 and not stages.open_ended
+    assert set(stages.defaults()) == set(MultiStage().get_params())
+    spec = describe_method("tests.test_runner:CompositionOnly")
+    assert (spec.name, spec.target) == ("composition-only", "tests.test_runner:CompositionOnly")
+    assert spec.description.startswith("Energy from a least-squares elemental reference")
+
+
 def test_params_come_from_the_signature_and_unfitted_use_raises() -> None:
     method = ZeroShotRefitAtomRef(batch_size=8)
     assert method.get_params() == {"base_model": "0.3.0", "batch_size": 8}
     assert not method.is_fitted()
     with pytest.raises(NotFittedError):
         method.predict([])
+
+
+def test_weights_read_while_recording_are_named_in_the_record(tmp_path: Path) -> None:
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"weights")
+    other = tmp_path / "other.pt"
+    other.write_bytes(b"other weights")
+    context = FitContext()
+    with context.recording_checkpoint("my-model-1.0"):
+        weights.read_bytes()
+    with context.checkpoints.watching():
+        other.read_bytes()
+    named, unnamed = context.checkpoints.entries()
+    assert (named["name"], named["file"], named["how"]) == (
+        "my-model-1.0", "model.pt", "FitContext.pretrained_model",
+    )  # fmt: skip
+    assert named["sha256"] == hashlib.sha256(b"weights").hexdigest()
+    assert (unnamed["name"], unnamed["how"]) == (None, "opened while fitting or predicting")
 
 
 def test_auxiliary_data_is_granted_by_the_task_and_recorded() -> None:

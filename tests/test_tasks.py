@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import yaml
 
+from mfbench.data.checksum import fingerprint
 from mfbench.errors import TaskError, UnknownNameError
 from mfbench.metrics.catalogue import CATALOGUE
 from mfbench.paths import tasks_dir
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import FractionSpec, SplitSpec, get_task, list_tasks, load_task_file
-from mfbench.tasks.split import Split, fingerprint, hash_unit
+from mfbench.tasks.split import Split, hash_unit
 
 SPLIT = SplitSpec(salt="s1", train=0.8, val=0.1, test=0.1)
 FRACTIONS = FractionSpec(salt="f1", values=[0.0, 0.1, 0.5, 1.0])

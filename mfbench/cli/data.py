@@ -107,7 +107,11 @@ def cmd_graphs(args: argparse.Namespace) -> int:
     """Build a prepared dataset's graph cache; 1 when frames cannot be converted."""
     from mfbench.data.registry import get_dataset
     from mfbench.data.store import FrameStore
-    from mfbench.graph_cache import ConverterSettings, GraphCache, GraphConversionError
+    from mfbench.models.chgnet.graph_cache import (
+        ConverterSettings,
+        GraphCache,
+        GraphConversionError,
+    )
     from mfbench.runner.options import default_data_workers
 
     entry = get_dataset(args.dataset)

@@ -15,7 +15,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from mfbench.cli.tasks import summary_text
     from mfbench.demo import Demo, referencing_effects, table_rows
     from mfbench.diagnostics.run import summary_text as shift_summary_text
-    from mfbench.models.chgnet_pretrained import resolve_device
+    from mfbench.models.device import resolve_device
 
     demo = Demo.plan(
         args.task, methods=args.method, fractions=args.fraction, seed=args.seed,

@@ -21,7 +21,7 @@ DEFAULT_MODELS = ("chgnet-0.3.0", "chgnet-r2scan")
 def _evaluate(data: Any, model: str, args: argparse.Namespace) -> dict[str, Any]:
     from mfbench.atomic_write import write_json_atomic
     from mfbench.evaluation import evaluate_predictor
-    from mfbench.models.chgnet_pretrained import PretrainedChgnet
+    from mfbench.models.chgnet.pretrained import PretrainedChgnet
 
     task_name = data.task.task
     fraction = 1.0 if args.fraction is None else args.fraction
@@ -86,7 +86,7 @@ def _run_fraction(folder: Path, task_name: str, given: float | None) -> float:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score each ``--model`` (default: both shipped models); write records and predictions."""
-    from mfbench.models.chgnet_pretrained import resolve_device
+    from mfbench.models.device import resolve_device
     from mfbench.tasks.data import TaskData
     from mfbench.tasks.definition import get_task
 

@@ -11,7 +11,7 @@ from mfbench.cli.output import print_evaluations
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Train, predict and score one run; print its metrics and timing."""
-    from mfbench.models.chgnet_pretrained import resolve_device
+    from mfbench.models.device import resolve_device
     from mfbench.runner import run
 
     record = run(

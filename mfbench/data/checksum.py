@@ -1,9 +1,11 @@
-"""SHA-256 of source files and folders, streamed in chunks."""
+"""SHA-256 of source files and folders (streamed in chunks) and of sets of frame ids."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+
+import numpy as np
 
 _CHUNK = 1 << 20
 
@@ -31,3 +33,10 @@ def sha256_source(path: Path) -> str:
         for file in sorted(p for p in path.rglob("*") if p.is_file())
     ]
     return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def fingerprint(frame_ids: np.ndarray) -> str:
+    """Hex sha256 over the sorted frame ids, one per line."""
+    return hashlib.sha256(
+        "".join(f"{i}\n" for i in sorted(frame_ids.tolist())).encode()
+    ).hexdigest()

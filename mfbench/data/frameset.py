@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Structure
 
+from mfbench.data.checksum import fingerprint
 from mfbench.data.elemental_reference import composition_fractions
 from mfbench.data.labels import LabelTable
 from mfbench.data.store import FrameStore
@@ -38,6 +39,11 @@ class FrameSet:
     def material_ids(self) -> np.ndarray:
         """``[n]`` material ids."""
         return self.store.material_ids[self.indices]
+
+    @property
+    def fingerprint(self) -> str:
+        """Hex sha256 over the sorted frame ids (a split side's fingerprint, for any frame set)."""
+        return fingerprint(self.frame_ids)
 
     def structures(self) -> list[Structure]:
         """The pymatgen structures, in order."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import inspect
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -53,9 +54,10 @@ class FitContext:
             result).
         data_workers: processes a method may use to prepare its data (e.g. to convert
             structures to graphs); results must not depend on it.
-        checkpoints: the weights files the method obtained (:meth:`pretrained_model`,
-            :meth:`declare_checkpoint`) or opened while the runner watched it; recorded in the
-            result with their sha256 (see :mod:`mfbench.methods.checkpoint_log`).
+        checkpoints: the weights files the method loaded (:meth:`recording_checkpoint`),
+            declared (:meth:`declare_checkpoint`) or opened while the runner watched it;
+            recorded in the result with their sha256 (see
+            :mod:`mfbench.methods.checkpoint_log`).
 
     The data rule every method keeps: target-fidelity labels come only from ``train`` (and
     ``val`` for monitoring). A run that loads a checkpoint trained on the target fidelity
@@ -74,22 +76,21 @@ class FitContext:
     data_workers: int = 1
     checkpoints: CheckpointLog = field(default_factory=CheckpointLog)
 
-    def pretrained_model(self, model_name: str = "0.3.0") -> Any:
-        """A fresh ``chgnet.model.CHGNet`` shipped with ``chgnet``, on :attr:`device`.
+    @contextmanager
+    def recording_checkpoint(self, name: str) -> Iterator[None]:
+        """Record the weights files read inside the ``with`` block under ``name``.
 
-        The weights file is recorded in the result as ``chgnet-<model_name>`` with its sha256.
-
-        Args:
-            model_name: ``CHGNet.load``'s name: ``"0.3.0"`` (GGA, MPtrj) or ``"r2scan"``
-                (trained on all of MP-r2SCAN: a run that loads it is never ranked).
+        Architecture adapters load pretrained weights inside it, e.g.
+        :func:`mfbench.models.chgnet.load_pretrained` records CHGNet's ``"0.3.0"`` as
+        ``chgnet-0.3.0``. Each file is recorded with its sha256 (and ``how``
+        :data:`~mfbench.methods.checkpoint_log.HOW_PRETRAINED`); what is read outside the block
+        is recorded anyway, without a name.
         """
-        from chgnet.model import CHGNet
-
-        with self.checkpoints.naming(f"chgnet-{model_name}", HOW_PRETRAINED):
-            return CHGNet.load(model_name=model_name, use_device=self.device, verbose=False)
+        with self.checkpoints.naming(name, HOW_PRETRAINED):
+            yield
 
     def declare_checkpoint(self, path: Path | str, name: str | None = None) -> None:
-        """Record a weights file the method obtained without :meth:`pretrained_model`.
+        """Record a weights file the method obtained without :meth:`recording_checkpoint`.
 
         Files opened through Python are recorded anyway; declare those read by native code
         (e.g. ``safetensors``) or unpacked from elsewhere. ``path`` must exist when the run
@@ -121,8 +122,9 @@ class Method(ABC):
 
     What the runner records of a method, without asking it: the sha256 of the module that
     defines the class (``method.source``) and every weights file read while it fits and predicts
-    (``checkpoints``, see :class:`FitContext`). Obtain pretrained weights through
-    :meth:`FitContext.pretrained_model`, or declare them with
+    (``checkpoints``, see :class:`FitContext`). Load pretrained weights through an architecture
+    adapter (e.g. :func:`mfbench.models.chgnet.load_pretrained`, which uses
+    :meth:`FitContext.recording_checkpoint`), or declare them with
     :meth:`FitContext.declare_checkpoint` when native code reads them. A run that reads a
     checkpoint trained on the task's target fidelity is non-compliant (never ranked), whatever
     its hyperparameters say.

@@ -51,7 +51,9 @@ HASHED_BYTES = 64 * 1024
 ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": (str, type(None)), "file": str, "sha256": str, "bytes": int, "how": str,
 }  # fmt: skip
-#: How an entry was found, as the record says it.
+#: How an entry was found, as the record says it. ``HOW_PRETRAINED`` marks files read inside
+#: :meth:`~mfbench.methods.FitContext.recording_checkpoint`; its text is the name that method had
+#: when the committed records were written, kept so that records stay comparable.
 HOW_PRETRAINED = "FitContext.pretrained_model"
 HOW_DECLARED = "FitContext.declare_checkpoint"
 HOW_OPENED = "opened while fitting or predicting"

@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mfbench.data.checksum import sha256_file
+from mfbench.data.checksum import fingerprint, sha256_file
 from mfbench.errors import MfbenchError
-from mfbench.tasks.split import fingerprint
 
 if TYPE_CHECKING:
     import numpy as np

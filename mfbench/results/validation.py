@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from mfbench.data.checksum import fingerprint
 from mfbench.data.labels import LabelTable
 from mfbench.errors import MfbenchError, NotPreparedError, UnknownNameError
 from mfbench.evaluation import EvaluationFrames, score
@@ -46,7 +47,6 @@ from mfbench.results.predictions import InvalidPredictionsError, parse_predictio
 from mfbench.results.record import RESULT_SCHEMA, check_record_keys, params_hash, predictions_file
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
-from mfbench.tasks.split import fingerprint
 
 logger = logging.getLogger(__name__)
 

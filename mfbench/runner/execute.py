@@ -24,11 +24,8 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from mfbench.atomic_write import write_bytes_atomic, write_json_atomic
 from mfbench.data.frameset import FrameSet
@@ -120,31 +117,6 @@ def run(
         return execute_plan(plan, data, checkpoint_log, progress=progress)
 
 
-def _auxiliary_sources(data: TaskData, fraction: float) -> dict[str, Callable[[], FrameSet]]:
-    sources: dict[str, Callable[[], FrameSet]] = {}
-    for aux in data.task.auxiliary_data:
-        if aux.kind == "same-frames":
-            if aux.scope == "train-fraction":
-                indices = data.split.train_fraction(fraction)
-            elif aux.scope == "train-split":
-                indices = data.split.indices("train")
-            else:
-                indices = np.arange(len(data.store))
-            sources[aux.fidelity] = lambda i=indices, f=aux.fidelity: FrameSet(data.store, i, f)
-        else:
-            from mfbench.data.registry import get_dataset
-            from mfbench.data.store import FrameStore
-
-            entry = get_dataset(aux.dataset.id)  # type: ignore[union-attr]
-
-            def load(entry=entry, fidelity=aux.fidelity) -> FrameSet:
-                store = FrameStore.open(entry.store_path())
-                return FrameSet(store, np.arange(len(store)), fidelity)
-
-            sources[aux.fidelity] = load
-    return sources
-
-
 def execute_plan(
     plan: RunPlan, data: TaskData, checkpoint_log: CheckpointLog, *, progress: bool = True
 ) -> dict[str, Any]:
@@ -169,7 +141,7 @@ def execute_plan(
     fidelity = data.task.target_fidelity
     train = FrameSet(data.store, data.split.train_fraction(fraction), fidelity)
     val = FrameSet(data.store, data.split.indices("val"), fidelity)
-    auxiliary = _auxiliary_sources(data, fraction)
+    auxiliary = data.auxiliary_sources(fraction)
     used_auxiliary: list[str] = []
     data_workers = options.data_workers
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -13,6 +14,7 @@ from mfbench.data.elemental_reference import (
     composition_fractions,
     fit_elemental_reference,
 )
+from mfbench.data.frameset import FrameSet
 from mfbench.data.registry import get_dataset
 from mfbench.data.store import FrameStore
 from mfbench.errors import NotPreparedError, TaskError
@@ -94,6 +96,33 @@ class TaskData:
     def elements_in(self, indices: np.ndarray) -> set[int]:
         """Atomic numbers present in the frames ``indices``."""
         return {int(z) + 1 for z in np.flatnonzero(self.fractions_matrix[indices].sum(axis=0))}
+
+    def auxiliary_sources(self, fraction: float) -> dict[str, Callable[[], FrameSet]]:
+        """Fidelity → loader of the auxiliary data the task allows a run at ``fraction``.
+
+        ``same-frames`` data is the task store's frames of the aux scope (the training
+        fraction, the train split or all) at the aux fidelity; ``dataset`` data is every frame
+        of another registered dataset's prepared store, opened when first asked for.
+        """
+        sources: dict[str, Callable[[], FrameSet]] = {}
+        for aux in self.task.auxiliary_data:
+            if aux.kind == "same-frames":
+                if aux.scope == "train-fraction":
+                    indices = self.split.train_fraction(fraction)
+                elif aux.scope == "train-split":
+                    indices = self.split.indices("train")
+                else:
+                    indices = np.arange(len(self.store))
+                sources[aux.fidelity] = lambda i=indices, f=aux.fidelity: FrameSet(self.store, i, f)
+            else:
+                entry = get_dataset(aux.dataset.id)  # type: ignore[union-attr]
+
+                def load(entry=entry, fidelity=aux.fidelity) -> FrameSet:
+                    store = FrameStore.open(entry.store_path())
+                    return FrameSet(store, np.arange(len(store)), fidelity)
+
+                sources[aux.fidelity] = load
+        return sources
 
     def summary(self) -> dict:
         """Split sizes, fingerprints, fraction sizes and the train-split reference fit."""

@@ -15,6 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
+from mfbench.data.checksum import fingerprint
 from mfbench.tasks.definition import FractionSpec, SplitSpec
 
 TRAIN, VAL, TEST = 0, 1, 2
@@ -28,13 +29,6 @@ def hash_unit(keys: np.ndarray, salt: str) -> np.ndarray:
         digest = hashlib.sha256(f"{salt}:{key}".encode()).digest()
         out[i] = int.from_bytes(digest[:8], "big") / 2.0**64
     return out
-
-
-def fingerprint(frame_ids: np.ndarray) -> str:
-    """Hex sha256 over the sorted frame ids, one per line."""
-    return hashlib.sha256(
-        "".join(f"{i}\n" for i in sorted(frame_ids.tolist())).encode()
-    ).hexdigest()
 
 
 @dataclass(frozen=True)

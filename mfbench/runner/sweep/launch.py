@@ -84,7 +84,7 @@ def sweep(
     check_options(options)
     result = plan(spec)
     if isinstance(options, LocalOptions):
-        from mfbench.models.chgnet_pretrained import resolve_device
+        from mfbench.models.device import resolve_device
 
         try:  # jobs run here: a device this machine lacks is an error now
             resolve_device(spec.device)

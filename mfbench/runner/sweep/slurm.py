@@ -80,7 +80,7 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
     os.environ.update(spec.env)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from mfbench.models.chgnet_pretrained import resolve_device
+    from mfbench.models.device import resolve_device
     from mfbench.runner import run
 
     logger.info("run %s → %s", spec.label(), spec.folder)

@@ -1,4 +1,4 @@
-"""The CHGNet checkpoints shipped in the ``chgnet`` package, as mfbench predictors.
+"""The CHGNet checkpoints shipped in the ``chgnet`` package: loading them and predicting with them.
 
 ``chgnet-0.3.0`` is the GGA/GGA+U model pretrained on MPtrj; ``chgnet-r2scan`` is the
 paper's Method 4 model, fine-tuned on all of MP-r²SCAN (so it has seen that benchmark's
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import numpy as np
 from pymatgen.core import Structure
@@ -17,7 +18,8 @@ from tqdm.auto import tqdm
 
 from mfbench.data.frame import MAX_Z
 from mfbench.data.labels import LabelTable
-from mfbench.errors import DataError, MfbenchError, UnknownNameError
+from mfbench.errors import DataError, UnknownNameError
+from mfbench.models.device import resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -25,24 +27,31 @@ logger = logging.getLogger(__name__)
 PRETRAINED = {"chgnet-0.3.0": "0.3.0", "chgnet-r2scan": "r2scan"}
 
 
-def resolve_device(device: str) -> str:
-    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; others are checked.
+class LoadingContext(Protocol):
+    """What :func:`load_pretrained` needs of a :class:`mfbench.methods.FitContext`."""
 
-    Raises:
-        MfbenchError: CUDA asked for where torch sees none, or an unknown device name.
+    device: str
+
+    def recording_checkpoint(self, name: str) -> AbstractContextManager[None]:
+        """Name the weights files read inside the block ``name`` in the run's record."""
+        ...
+
+
+def load_pretrained(context: LoadingContext, model_name: str = "0.3.0") -> Any:
+    """A fresh ``chgnet.model.CHGNet`` shipped with ``chgnet``, on ``context.device``.
+
+    The weights file is recorded in the result as ``chgnet-<model_name>`` with its sha256
+    (through :meth:`mfbench.methods.FitContext.recording_checkpoint`).
+
+    Args:
+        context: the run's :class:`~mfbench.methods.FitContext`.
+        model_name: ``CHGNet.load``'s name: ``"0.3.0"`` (GGA, MPtrj) or ``"r2scan"``
+            (trained on all of MP-r2SCAN: a run that loads it is never ranked).
     """
-    import torch
+    from chgnet.model import CHGNet
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MfbenchError(
-            f"device {device!r} requested, but torch sees no CUDA device on this machine "
-            f"(torch {torch.__version__}); use --device cpu or auto"
-        )
-    if device not in ("cpu", "mps") and not device.startswith("cuda"):
-        raise MfbenchError(f"unknown device {device!r}: use auto, cpu or cuda[:i]")
-    return device
+    with context.recording_checkpoint(f"chgnet-{model_name}"):
+        return CHGNet.load(model_name=model_name, use_device=context.device, verbose=False)
 
 
 class PretrainedChgnet:
