@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,13 +12,14 @@ from pymatgen.core import Structure
 
 from baselines.sevennet import SevenNetPretrained
 from baselines.zero_shot import UntouchedGGA, ZeroShotRefitAtomRef
+from mfbench.cli import main
 from mfbench.errors import UnknownNameError
-from mfbench.methods import LabelTable
+from mfbench.methods import LabelTable, method_names
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 from mfbench.testing import KitData, assert_method_conforms, check_method, method_checks
 
-from .doubles import CompositionOnly
+from .doubles import COMPOSITION_ONLY, CompositionOnly
 
 
 @pytest.fixture
@@ -87,7 +89,7 @@ def test_kit_catches_broken_methods(broken, failing_check: str, kit: KitData, tm
 
 
 def test_the_kit_runs_on_a_module_class_spec(kit: KitData) -> None:
-    results = check_method("tests.test_runner:CompositionOnly", kit)
+    results = check_method(COMPOSITION_ONLY, kit)
     assert [(r.name, r.passed, r.message) for r in results] == [
         (check.__name__, True, "") for check in method_checks()
     ]
@@ -114,3 +116,27 @@ def test_a_method_that_raises_fails_the_checks_that_fit_it(kit: KitData) -> None
 @pytest.mark.parametrize("method", [UntouchedGGA, ZeroShotRefitAtomRef, SevenNetPretrained])
 def test_zero_shot_baselines_conform(method, kit: KitData, tmp_path: Path) -> None:
     assert_method_conforms(method, kit, tmp_path)
+
+
+def test_methods_check_runs_the_kit_from_the_command_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["methods", "check", "--task", "surrogate-r2scan", "--fraction", "0.05", "--json"]
+    assert main([*argv[:2], COMPOSITION_ONLY, *argv[2:]]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in report["checks"]] == [c.__name__ for c in method_checks()]
+    assert all(c["passed"] for c in report["checks"])
+    assert main([*argv[:2], "tests.test_conformance:SeedsItself", *argv[2:-1]]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  check_seeded_fit_repeats" in out and "checks passed" in out
+
+
+def test_methods_list_names_every_baseline_with_its_defaults(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["methods", "list", "--json"]) == 0
+    listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
+    assert set(listed) == set(method_names())
+    assert listed["zero-shot"]["class"] == "baselines.zero_shot:ZeroShotRefitAtomRef"
+    assert listed["finetune-refit-atomref"]["parameters"]["learning_rate"] == "0.001"
+    assert listed["multi-stage"]["parameters"]["stage1_share"] == "0.5"
