@@ -26,6 +26,9 @@ from pymatgen.core import Element
 
 from mfbench.errors import MfbenchError
 from mfbench.evaluation import predictions_file
+from mfbench.html.numbers import format_number, is_missing
+from mfbench.html.safety import display_text, http_url, slug
+from mfbench.html.svg import badge, inline_svg
 from mfbench.leaderboard import citations
 from mfbench.leaderboard.method_plots import (
     PARITY_POINTS,
@@ -36,7 +39,17 @@ from mfbench.leaderboard.method_plots import (
     per_element_svg,
     training_svg,
 )
-from mfbench.leaderboard.model import (
+from mfbench.leaderboard.tables import (
+    Cell,
+    Table,
+    count_table,
+    fraction_cell,
+    number_cell,
+    record_value,
+    text_cell,
+    value_text,
+)
+from mfbench.leaderboard.view_model import (
     ENERGY,
     FORCE,
     BadgeFile,
@@ -46,20 +59,6 @@ from mfbench.leaderboard.model import (
     Runs,
     TaskContent,
     Variant,
-)
-from mfbench.leaderboard.safety import display_text, http_url, slug
-from mfbench.leaderboard.svg import badge, inline_svg
-from mfbench.leaderboard.tables import (
-    Cell,
-    Table,
-    count_table,
-    format_number,
-    fraction_cell,
-    is_missing,
-    number_cell,
-    record_value,
-    text_cell,
-    value_text,
 )
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task

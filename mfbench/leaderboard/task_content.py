@@ -8,7 +8,7 @@ Non-compliant runs (:mod:`mfbench.results.compliance`, or of a non-compliant sub
 summarised the same way in a table of their own; they enter no rank, no summary at the largest
 fraction, no paper check, fit or plot. Runs that are not comparable are listed apart with the
 reason. A task whose labels are not citable (``Task.citable`` False) carries a notice
-(:func:`mfbench.leaderboard.model.citability_notice`) that its pages, downloads and badges show.
+(:func:`mfbench.tasks.citability.citability_notice`) that its pages, downloads and badges show.
 """
 
 from __future__ import annotations
@@ -22,8 +22,22 @@ import pandas as pd
 from markupsafe import Markup
 
 from mfbench.errors import MfbenchError
+from mfbench.html.numbers import MISSING, format_number, is_missing
+from mfbench.html.safety import slug
 from mfbench.leaderboard.coverage_content import coverage_table
-from mfbench.leaderboard.model import (
+from mfbench.leaderboard.plots import Curve, Fit, scaling_svg
+from mfbench.leaderboard.tables import (
+    Cell,
+    Table,
+    count_table,
+    fraction_cell,
+    key_value_table,
+    metric_cell,
+    number_cell,
+    share_cell,
+    text_cell,
+)
+from mfbench.leaderboard.view_model import (
     COVERED_SHARE,
     ENERGY,
     FRACTION_METRICS,
@@ -33,31 +47,15 @@ from mfbench.leaderboard.model import (
     SUMMARY_METRICS,
     TABLE_METRICS,
     Entry,
-    Metric,
     Plot,
     Runs,
     TaskContent,
-    citability_notice,
 )
-from mfbench.leaderboard.plots import Curve, Fit, scaling_svg
-from mfbench.leaderboard.safety import slug
-from mfbench.leaderboard.tables import (
-    MISSING,
-    Cell,
-    Table,
-    count_table,
-    format_number,
-    fraction_cell,
-    is_missing,
-    key_value_table,
-    metric_cell,
-    number_cell,
-    share_cell,
-    text_cell,
-)
+from mfbench.metrics.catalogue import MetricInfo
 from mfbench.results import summarize
 from mfbench.results.paper_check import ClaimCheck, check_paper_claims
 from mfbench.results.scaling import TABLE_COLUMNS, scaling_table, transfer_gain_table
+from mfbench.tasks.citability import citability_notice
 from mfbench.tasks.definition import Task, get_task
 
 logger = logging.getLogger(__name__)
@@ -71,7 +69,7 @@ def _definition(task: str) -> Task | None:
         return None
 
 
-def _present(metrics: Iterable[Metric], frame: pd.DataFrame) -> list[Metric]:
+def _present(metrics: Iterable[MetricInfo], frame: pd.DataFrame) -> list[MetricInfo]:
     return [m for m in metrics if m.key in frame.columns]
 
 
@@ -130,13 +128,13 @@ def task_content(task: str, runs: Runs) -> TaskContent:
     )
 
 
-def _unique_metrics(metrics: Sequence[Metric]) -> list[Metric]:
+def _unique_metrics(metrics: Sequence[MetricInfo]) -> list[MetricInfo]:
     """``metrics`` without repeats, in first-seen order."""
     return list(dict.fromkeys(metrics))
 
 
 def _labelled_summary(
-    rows: pd.DataFrame, metrics: Sequence[Metric], entries: dict[tuple[str, str], Entry]
+    rows: pd.DataFrame, metrics: Sequence[MetricInfo], entries: dict[tuple[str, str], Entry]
 ) -> pd.DataFrame:
     """:func:`mfbench.results.summarize` of ``rows`` with each entry's ``label`` (empty: none)."""
     if not len(rows):
@@ -155,7 +153,7 @@ def _ranks(values: pd.Series) -> pd.Series:
     return values.rank(method="min", ascending=True, na_option="keep")
 
 
-def _metric_cells(row: pd.Series, metrics: Sequence[Metric]) -> list[Cell]:
+def _metric_cells(row: pd.Series, metrics: Sequence[MetricInfo]) -> list[Cell]:
     """One cell per metric: mean (interval) of an MAE, a percentage for the covered share."""
     return [
         share_cell(row.get(f"{m.key}_mean"))
@@ -171,12 +169,12 @@ def _metric_cells(row: pd.Series, metrics: Sequence[Metric]) -> list[Cell]:
     ]
 
 
-def _header(metric: Metric) -> str:
+def _header(metric: MetricInfo) -> str:
     """A column header; the covered share is shown in percent."""
     return "Covered share" if metric == COVERED_SHARE else metric.header
 
 
-def _metric_fields(metrics: Sequence[Metric]) -> list[str]:
+def _metric_fields(metrics: Sequence[MetricInfo]) -> list[str]:
     return [f"{m.key}_{stat}" for m in metrics for stat in ("mean", "ci_low", "ci_high", "std")]
 
 
@@ -193,7 +191,7 @@ _RANKED_FIELDS = ["rank", "method", "method_name", "params_hash", "fraction", "n
 def _ranked(
     frame: pd.DataFrame,
     entries: dict[tuple[str, str], Entry],
-    metrics: Sequence[Metric],
+    metrics: Sequence[MetricInfo],
     show_fraction: bool,
 ) -> tuple[list[list[Cell]], list[dict[str, Any]]]:
     """Cells and download rows of summary rows that carry a ``rank`` column."""
@@ -209,7 +207,7 @@ def _ranked(
 def _entry_row(
     row: pd.Series,
     entries: dict[tuple[str, str], Entry],
-    metrics: Sequence[Metric],
+    metrics: Sequence[MetricInfo],
     show_fraction: bool,
 ) -> tuple[list[Cell], dict[str, Any]]:
     """Cells (method, fraction, frames, seeds, metrics) and download fields of a summary row."""
@@ -225,7 +223,7 @@ def _entry_row(
     return cells, _download_row(row, entry, metrics)
 
 
-def _download_row(row: pd.Series, entry: Entry, metrics: Sequence[Metric]) -> dict[str, Any]:
+def _download_row(row: pd.Series, entry: Entry, metrics: Sequence[MetricInfo]) -> dict[str, Any]:
     """The download fields of a summary row: entry, fraction, frames, seeds, metrics."""
     return {
         **entry_record(entry),
@@ -240,7 +238,7 @@ def _download_row(row: pd.Series, entry: Entry, metrics: Sequence[Metric]) -> di
 def _results_table(
     summary: pd.DataFrame,
     entries: dict[tuple[str, str], Entry],
-    metrics: Sequence[Metric],
+    metrics: Sequence[MetricInfo],
     stem: str,
 ) -> Table:
     """Entries × fractions in one table, for download: each row ranked within its fraction."""
@@ -266,7 +264,7 @@ def _results_table(
 def _ranked_rows(
     frame: pd.DataFrame,
     entries: dict[tuple[str, str], Entry],
-    metrics: Sequence[Metric],
+    metrics: Sequence[MetricInfo],
     with_frames: bool,
 ) -> tuple[list[list[Cell]], list[dict[str, Any]]]:
     """Cells ``rank, method, metrics…, [train frames,] seeds`` and download rows.
@@ -295,7 +293,7 @@ def _ranked_rows(
 def _fraction_tables(
     summary: pd.DataFrame,
     entries: dict[tuple[str, str], Entry],
-    metrics: Sequence[Metric],
+    metrics: Sequence[MetricInfo],
     stem: str,
 ) -> list[Table]:
     """One ranked table per training fraction, the largest fraction first."""
@@ -308,7 +306,7 @@ def _fraction_tables(
 def _fraction_table(
     rows: pd.DataFrame,
     entries: dict[tuple[str, str], Entry],
-    metrics: Sequence[Metric],
+    metrics: Sequence[MetricInfo],
     stem: str,
 ) -> Table:
     """The entries of one fraction, ranked by energy MAE on all test frames."""
@@ -346,7 +344,7 @@ def _count(values: Sequence[int], noun: str) -> str:
 def _summary_table(
     summary: pd.DataFrame,
     entries: dict[tuple[str, str], Entry],
-    metrics: Sequence[Metric],
+    metrics: Sequence[MetricInfo],
     stem: str,
 ) -> Table:
     """The paper-style table (Huang et al. 2025, Table 1) at the largest fraction run."""
@@ -421,7 +419,7 @@ def _reference_table(
     summary: pd.DataFrame,
     runs: pd.DataFrame,
     entries: dict[tuple[str, str], Entry],
-    metrics: Sequence[Metric],
+    metrics: Sequence[MetricInfo],
     stem: str,
 ) -> Table:
     """Non-compliant entries × fractions, like the results table but unranked, with the reason.
@@ -470,7 +468,7 @@ def _scaling_frames(
     runs: pd.DataFrame,
     entries: dict[tuple[str, str], Entry],
     min_frames: float,
-) -> dict[Metric, pd.DataFrame]:
+) -> dict[MetricInfo, pd.DataFrame]:
     """:func:`mfbench.results.scaling.scaling_table` of each plotted metric, by entry label.
 
     Args:
@@ -522,7 +520,7 @@ def _prefactor_text(row: pd.Series) -> str:
     return text
 
 
-def _scaling_table(scaling: dict[Metric, pd.DataFrame], stem: str, min_frames: float) -> Table:
+def _scaling_table(scaling: dict[MetricInfo, pd.DataFrame], stem: str, min_frames: float) -> Table:
     """Power-law fits and data efficiency of each entry for each plotted metric."""
     rows, records = [], []
     for metric, table in scaling.items():
@@ -560,7 +558,7 @@ def _scaling_table(scaling: dict[Metric, pd.DataFrame], stem: str, min_frames: f
         caption=f"Power law MAE = a · n^b through ≥ 3 fractions with n ≥ {min_frames:,.0f} "
         "training frames",
         headers=[
-            "Metric",
+            "MetricInfo",
             "Method",
             "Slope b (95 % interval)",
             "Prefactor a (95 % interval)",
@@ -584,7 +582,7 @@ def _scaling_table(scaling: dict[Metric, pd.DataFrame], stem: str, min_frames: f
     )
 
 
-def _fit_notes(scaling: dict[Metric, pd.DataFrame], min_frames: float) -> list[str]:
+def _fit_notes(scaling: dict[MetricInfo, pd.DataFrame], min_frames: float) -> list[str]:
     """Why entries have no power-law fit: one sentence per reason, naming the entries."""
     reasons: dict[str, dict[str, None]] = {}
     for table in scaling.values():
@@ -611,7 +609,7 @@ def _gain_table(summary: pd.DataFrame, stem: str) -> Table | None:
     baselines = [b for b in GAIN_BASELINES if b in labels]
     if not metrics or not baselines:
         return None
-    columns: dict[tuple[Metric, str], pd.Series] = {}
+    columns: dict[tuple[MetricInfo, str], pd.Series] = {}
     base = summary[["label", "fraction", "n_train_frames"]].drop_duplicates(["label", "fraction"])
     for metric in metrics:
         column = f"{metric.key}_mean"
@@ -673,7 +671,7 @@ def _sort_number(value: Any) -> str:
 def _plots(
     task: str,
     summary: pd.DataFrame,
-    scaling: dict[Metric, pd.DataFrame],
+    scaling: dict[MetricInfo, pd.DataFrame],
     min_frames: float,
     entries: dict[tuple[str, str], Entry],
 ) -> list[Plot]:
@@ -715,7 +713,7 @@ def _variants(labels: Sequence[str], names: dict[str, str]) -> dict[str, int]:
 def _curve(
     label: str,
     rows: pd.DataFrame,
-    metric: Metric,
+    metric: MetricInfo,
     fits: pd.DataFrame | None,
     method: str,
     variant: int,
