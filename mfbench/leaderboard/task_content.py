@@ -41,9 +41,7 @@ from mfbench.leaderboard.view_model import (
     COVERED_SHARE,
     ENERGY,
     FRACTION_METRICS,
-    GAIN_BASELINES,
     PLOT_METRICS,
-    SCRATCH_METHOD,
     SUMMARY_METRICS,
     TABLE_METRICS,
     Entry,
@@ -56,7 +54,7 @@ from mfbench.results import summarize
 from mfbench.results.paper_check import ClaimCheck, check_paper_claims
 from mfbench.results.scaling import TABLE_COLUMNS, scaling_table, transfer_gain_table
 from mfbench.tasks.citability import citability_notice
-from mfbench.tasks.definition import Task, get_task
+from mfbench.tasks.definition import Roles, Task, get_task
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +86,10 @@ def task_content(task: str, runs: Runs) -> TaskContent:
     reference = _labelled_summary(reference_rows, metrics, entries)
     stem = f"tasks/{task_slug}"
     min_frames = float(definition.scaling_fit_min_frames if definition else 1000)
-    scaling = _scaling_frames(summary, rows, entries, min_frames) if len(summary) else {}
+    roles = definition.roles if definition else Roles()
+    scaling = (
+        _scaling_frames(summary, rows, entries, min_frames, roles.scratch) if len(summary) else {}
+    )
     task_apart = apart[apart["task"] == task] if len(apart) else apart
     task_indices = [i for i in frame.index if frame.at[i, "task"] == task]
     paper_check, paper_note = _paper_check(summary, definition, stem)
@@ -110,8 +111,9 @@ def task_content(task: str, runs: Runs) -> TaskContent:
         )
         if len(reference)
         else None,
-        scaling=_scaling_table(scaling, stem, min_frames) if scaling else None,
-        gains=_gain_table(summary, stem) if len(summary) else None,
+        scaling=_scaling_table(scaling, stem, min_frames, roles.scratch) if scaling else None,
+        gains=_gain_table(summary, stem, roles.gain_baselines) if len(summary) else None,
+        gains_note=_gains_note(task, definition),
         plots=_plots(task, summary, scaling, min_frames, entries) if len(summary) else [],
         plot_note=_plot_note(summary, min_frames),
         set_apart=_set_apart_table(task_apart, entries, runs.paths, stem)
@@ -385,6 +387,11 @@ def _paper_check(
     """
     if definition is None:
         return None, "The task definition was not found, so the claims cannot be checked."
+    if definition.roles.paper is None:
+        return None, (
+            f"Task {definition.task} names no methods of the paper (roles.paper in its "
+            "definition), so its claims are not checked here."
+        )
     checks: list[ClaimCheck] = check_paper_claims(summary, definition)
     if not checks:
         return None, "No claim of the paper applies to this task."
@@ -468,6 +475,7 @@ def _scaling_frames(
     runs: pd.DataFrame,
     entries: dict[tuple[str, str], Entry],
     min_frames: float,
+    scratch: str | None,
 ) -> dict[MetricInfo, pd.DataFrame]:
     """:func:`mfbench.results.scaling.scaling_table` of each plotted metric, by entry label.
 
@@ -476,6 +484,7 @@ def _scaling_frames(
         runs: those runs, one row per seed: each seed's curve is fitted on its own.
         entries: every entry, by (name, params_hash).
         min_frames: the task's ``scaling_fit_min_frames``.
+        scratch: the task's ``roles.scratch``, the reference of the data efficiency (None: none).
     """
     labels = [entries[m, h].label for m, h in zip(runs["method"], runs["params_hash"], strict=True)]
     out = {}
@@ -494,7 +503,7 @@ def _scaling_frames(
             curves,
             metric.key,
             min_frames,
-            scratch_method=SCRATCH_METHOD,
+            scratch_method=scratch,
             per_seed=per_seed,
         )
     return out
@@ -520,8 +529,13 @@ def _prefactor_text(row: pd.Series) -> str:
     return text
 
 
-def _scaling_table(scaling: dict[MetricInfo, pd.DataFrame], stem: str, min_frames: float) -> Table:
-    """Power-law fits and data efficiency of each entry for each plotted metric."""
+def _scaling_table(
+    scaling: dict[MetricInfo, pd.DataFrame], stem: str, min_frames: float, scratch: str | None
+) -> Table:
+    """Power-law fits and data efficiency of each entry for each plotted metric.
+
+    ``scratch`` is the task's ``roles.scratch``; without it the data efficiency is empty.
+    """
     rows, records = [], []
     for metric, table in scaling.items():
         for _, row in table.iterrows():
@@ -558,14 +572,14 @@ def _scaling_table(scaling: dict[MetricInfo, pd.DataFrame], stem: str, min_frame
         caption=f"Power law MAE = a · n^b through ≥ 3 fractions with n ≥ {min_frames:,.0f} "
         "training frames",
         headers=[
-            "MetricInfo",
+            "Metric",
             "Method",
             "Slope b (95 % interval)",
             "Prefactor a (95 % interval)",
             "R²",
             "Seeds fitted",
             "Frames fitted",
-            f"Frames {SCRATCH_METHOD} needs (×)",
+            f"Frames {scratch or 'scratch'} needs (×)",
             "Mean MAE over shared range",
         ],
         rows=rows,
@@ -575,10 +589,23 @@ def _scaling_table(scaling: dict[MetricInfo, pd.DataFrame], stem: str, min_frame
         note="Each seed's learning curve is fitted on its own (log-log least squares); b and "
         "log10 a are the means over the seeds fitted, with the 95 % Student-t interval over "
         "them (none with one seed); R² is that of the mean line on every seed's points. "
-        f"“Frames {SCRATCH_METHOD} needs”: how many times more training frames the "
-        f"{SCRATCH_METHOD} entry needs to reach the method's MAE at its largest fraction "
-        "(> : never reached in the frames measured). Mean MAE over shared range: the mean of the "
+        + _efficiency_note(scratch)
+        + " Mean MAE over shared range: the mean of the "
         "learning curve over log10(frames) on the range every method measured.",
+    )
+
+
+def _efficiency_note(scratch: str | None) -> str:
+    """What the data-efficiency column holds, or why it is empty (no ``roles.scratch``)."""
+    if scratch is None:
+        return (
+            "“Frames scratch needs”: empty, since the task names no method that trains from "
+            "scratch (roles.scratch in its definition)."
+        )
+    return (
+        f"“Frames {scratch} needs”: how many times more training frames the "
+        f"{scratch} entry needs to reach the method's MAE at its largest fraction "
+        "(> : never reached in the frames measured)."
     )
 
 
@@ -597,16 +624,33 @@ def _fit_notes(scaling: dict[MetricInfo, pd.DataFrame], min_frames: float) -> li
     return notes
 
 
-def _gain_table(summary: pd.DataFrame, stem: str) -> Table | None:
-    """Transfer gain of each entry against each of :data:`GAIN_BASELINES`, fraction by fraction.
+def _gains_note(task: str, definition: Task | None) -> str:
+    """Why a task has no transfer gains at all: it names no baseline for them (else empty)."""
+    if definition is None:
+        return "The task definition was not found, so its gain baselines are unknown."
+    if not definition.roles.gain_baselines:
+        return (
+            f"Task {task} names no baselines for transfer gains (roles.gain_baselines in its "
+            "definition), so none are shown."
+        )
+    return ""
+
+
+def _gain_table(summary: pd.DataFrame, stem: str, gain_baselines: Sequence[str]) -> Table | None:
+    """Transfer gain of each entry against each of the task's gain baselines, fraction by fraction.
 
     The gain is ``1 - MAE / baseline MAE`` of the mean over seeds
     (:func:`mfbench.results.scaling.transfer_gain_table`), shown in percent: +40 % means 40 %
     lower error than the baseline at the same training fraction. None when no baseline ran.
+
+    Args:
+        summary: the labelled summary of the ranked runs.
+        stem: the task page's path without suffix.
+        gain_baselines: the task's ``roles.gain_baselines``, in column order.
     """
     metrics = [m for m in PLOT_METRICS if f"{m.key}_mean" in summary.columns]
     labels = set(summary["label"])
-    baselines = [b for b in GAIN_BASELINES if b in labels]
+    baselines = [b for b in gain_baselines if b in labels]
     if not metrics or not baselines:
         return None
     columns: dict[tuple[MetricInfo, str], pd.Series] = {}
@@ -687,15 +731,15 @@ def _plots(
             _curve(str(label), rows, metric, fits, names[label], variants[label])
             for label, rows in summary.groupby("label", sort=True)
         ]
-        svg = scaling_svg(f"{task}: {metric.name}", metric.header, curves, min_frames)
+        svg = scaling_svg(f"{task}: {metric.long}", metric.header, curves, min_frames)
         if svg is None:
             continue
         caption = (
-            f"{metric.name} ({metric.unit}) against training frames, log-log: mean over seeds "
+            f"{metric.long} ({metric.unit}) against training frames, log-log: mean over seeds "
             "with the 95 % Student-t interval of the mean (no bar with one seed); dashed: "
             "power-law fit."
         )
-        plots.append(Plot(title=f"{metric.name} scaling", svg=Markup(svg), caption=caption))
+        plots.append(Plot(title=f"{metric.long} scaling", svg=Markup(svg), caption=caption))
     return plots
 
 

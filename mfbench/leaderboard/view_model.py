@@ -31,12 +31,6 @@ from mfbench.tasks.definition import Task
 
 #: Characters of a params hash shown in an entry label.
 HASH_SHOWN = 8
-#: The method that trains from scratch: the reference of the data-efficiency column.
-SCRATCH_METHOD = "scratch"
-#: The baselines every entry's transfer gain is measured against, at the same fraction.
-GAIN_BASELINES = ("zero-shot", SCRATCH_METHOD)
-
-
 #: Metrics of the main table (every fraction).
 TABLE_METRICS = (ENERGY, FORCE, STRESS, MAGMOM)
 
@@ -138,6 +132,8 @@ class TaskContent:
         summary: the paper-style table at the largest fraction (on the index).
         paper_check: "Does this reproduce the paper?": claim, verdict and detail, or None
             with the reason in ``paper_check_note``.
+        gains_note: why the task has no transfer gains at all (no ``roles.gain_baselines``);
+            empty when it names some (the section is then left out only if none of them ran).
         fit_notes: why an entry has no power-law fit, one sentence per reason.
     """
 
@@ -162,6 +158,7 @@ class TaskContent:
     fractions: list[Table] = field(default_factory=list)
     paper_check: Table | None = None
     paper_check_note: str = ""
+    gains_note: str = ""
     fit_notes: list[str] = field(default_factory=list)
 
     @property
