@@ -333,7 +333,7 @@ def test_a_summary_without_rows_makes_every_claim_not_measurable() -> None:
 def test_a_task_without_paper_roles_has_no_paper_check() -> None:
     with pytest.raises(TaskError, match=r"task paper names no methods of the paper"):
         check_paper_claims(pd.DataFrame(), _task(roles=None))
-    with pytest.raises(TaskError, match="roles.paper"):
+    with pytest.raises(TaskError, match=r"roles\.paper"):
         small_fractions(pd.DataFrame(), _task(roles={"gain_baselines": [SCRATCH]}))
 
 

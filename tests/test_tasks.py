@@ -266,7 +266,7 @@ def test_roles_are_optional_strict_and_shipped(tmp_path: Path) -> None:
     paper = {"method_2": "a", "method_3": "b", "method_4": "c"}
     for roles, problem in [
         ({"scratch": "s", "typo": 1}, "Extra inputs"),
-        ({"paper": paper}, "roles.paper needs roles.scratch"),
+        ({"paper": paper}, r"roles\.paper needs roles\.scratch"),
         ({"gain_baselines": ["s", "s"]}, "repeat a name"),
         ({"scratch": "no spaces"}, "pattern"),
         ({"scratch": "s", "paper": {"method_2": "a", "method_3": "b"}}, "method_4"),
