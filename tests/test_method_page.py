@@ -20,7 +20,6 @@ from mfbench.html.numbers import format_number
 from mfbench.leaderboard import content as content_module
 from mfbench.leaderboard.build import render_site
 from mfbench.leaderboard.content import build_content
-from mfbench.leaderboard.method_content import MethodPage, MethodTaskSection, RecordFiles
 from mfbench.leaderboard.method_plots import (
     PARITY_POINTS,
     ElementError,
@@ -30,6 +29,7 @@ from mfbench.leaderboard.method_plots import (
     subsample,
     training_svg,
 )
+from mfbench.leaderboard.method_sections import MethodPage, MethodTaskSection, RecordFiles
 from mfbench.leaderboard.plots import method_style
 from mfbench.leaderboard.view_model import SiteContent
 from mfbench.results import validate_records
