@@ -133,7 +133,7 @@ def cmd_data_graphs(args: argparse.Namespace) -> int:
     from mfbench.data.registry import get_dataset
     from mfbench.data.store import FrameStore
     from mfbench.graph_cache import ConverterSettings, GraphCache, GraphConversionError
-    from mfbench.runner import default_data_workers
+    from mfbench.runner.options import default_data_workers
 
     entry = get_dataset(args.dataset)
     path = entry.store_path()
@@ -304,7 +304,7 @@ def _evaluate(data: Any, model: str, args: argparse.Namespace) -> dict[str, Any]
     task_name = data.task.task
     fraction = 1.0 if args.fraction is None else args.fraction
     if Path(model).is_dir():  # a run folder written by `mfbench run`
-        from mfbench.runner import MethodPredictor, load_saved_method
+        from mfbench.runner.saved_method import MethodPredictor, load_saved_method
 
         predictor: Any = MethodPredictor(load_saved_method(Path(model), device=args.device))
         fraction = _run_fraction(Path(model), task_name, args.fraction)
@@ -429,7 +429,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from mfbench.sweep import LocalOptions, SlurmOptions, SweepSpec, sweep, sweep_command
+    from mfbench.runner.sweep import LocalOptions, SlurmOptions, SweepSpec, sweep, sweep_command
 
     slurm_flags = {
         "--partition": args.partition, "--gpus-per-node": args.gpus_per_node,
@@ -456,7 +456,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         task=args.task, methods=tuple(args.methods),
         fractions=None if args.fractions is None else tuple(args.fractions),
         seeds=tuple(args.seeds), out=Path(args.out), params=_parse_params(args.param),
-        device=args.device,
+        device=args.device, data_workers=args.data_workers,
     )  # fmt: skip
     plan = sweep(spec, options, retry_failed=args.retry_failed, dry_run=args.dry_run)
     print(
@@ -923,6 +923,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", default="auto",
         help="auto, cpu or cuda[:i] (with slurm, auto is resolved on the compute node)",
     )  # fmt: skip
+    p.add_argument("--data-workers", type=int, help=DATA_WORKERS_HELP + " (for every run)")
     p.add_argument(
         "--executor", choices=["local", "slurm"], default="local",
         help="local: subprocesses on this machine (default); slurm: a submitit job array",

@@ -194,17 +194,6 @@ def predictions_bytes(frame_ids: np.ndarray, predicted: LabelTable) -> bytes:
     return buffer.getvalue()
 
 
-def predictions_file(folder: Path, name: Any) -> Path:
-    """The predictions file ``name`` (as a record states it) in ``folder``.
-
-    Raises:
-        ValueError: ``name`` is not a plain file name (a path could point anywhere).
-    """
-    if not isinstance(name, str) or name in {"", ".", ".."} or Path(name).name != name:
-        raise ValueError(f"predictions file {name!r} must be a file name in its folder")
-    return Path(folder) / name
-
-
 def evaluate_predictor(
     data: TaskData,
     predictor: Predictor,
@@ -227,27 +216,17 @@ def evaluate_predictor(
     """
     from mfbench.provenance import environment
 
+    # imported here: mfbench.results (validation) imports this module's scoring
+    from mfbench.results.record import record_header
+
     frames = EvaluationFrames.of(data)
     structures = [data.store.structure(int(i)) for i in frames.needed]
     started = time.perf_counter()
     predicted = predictor.predict(structures, progress=progress)
     predict_seconds = time.perf_counter() - started
-    fingerprints = data.split.fingerprints()
     record: dict[str, Any] = {
         "schema": EVALUATION_SCHEMA,
-        "task": {
-            "name": data.task.task,
-            "version": data.task.version,
-            "target_fidelity": data.task.target_fidelity,
-            "split_fingerprint": fingerprints["split"],
-            "test_fingerprint": fingerprints["test"],
-        },
-        "dataset": {
-            "id": data.store.meta["dataset"]["id"],
-            "version": data.store.meta["dataset"]["version"],
-            "sha256": data.store.meta["source"]["sha256"],
-            "checksum_status": data.store.meta["source"]["checksum_status"],
-        },
+        **record_header(data),
         "model": predictor.describe()
         if hasattr(predictor, "describe")
         else {"name": predictor.name},

@@ -52,7 +52,7 @@ class KitData:
 
 
 def _fit(factory: MethodFactory, data: KitData, seed: int = 0) -> Method:
-    from mfbench.runner import seed_everything
+    from mfbench.seeding import seed_everything
 
     seed_everything(seed)
     method = factory()

@@ -39,7 +39,7 @@ from mfbench.leaderboard.citations import submission_bibtex
 from mfbench.leaderboard.plots import method_style
 from mfbench.results import comparable, records_frame, summarize, validate_records
 from mfbench.results.compliance import non_compliance
-from mfbench.runner import params_hash
+from mfbench.results.record import params_hash
 from mfbench.submissions import pack_submission
 from mfbench.tasks.citability import NOT_CITABLE_NOTICE
 from mfbench.tasks.definition import get_task

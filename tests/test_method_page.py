@@ -33,7 +33,7 @@ from mfbench.leaderboard.method_sections import MethodPage, MethodTaskSection, R
 from mfbench.leaderboard.plots import method_style
 from mfbench.leaderboard.view_model import SiteContent
 from mfbench.results import validate_records
-from mfbench.runner import params_hash
+from mfbench.results.record import params_hash
 
 from .factories import set_record_fields
 

@@ -23,7 +23,9 @@ from mfbench.data.registry import get_dataset
 from mfbench.errors import MfbenchError
 from mfbench.locks import LockedError, exclusive_lock
 from mfbench.methods import FitContext, Method
-from mfbench.runner import RESULT_SCHEMA, run, run_lock, validate_result
+from mfbench.results.record import RESULT_SCHEMA, check_record_keys
+from mfbench.runner import run
+from mfbench.runner.plan import run_lock
 
 
 class CompositionOnly(Method):
@@ -74,7 +76,7 @@ def _prepared() -> None:
 
 def test_run_writes_a_valid_record_and_skips_when_complete(tmp_path: Path) -> None:
     record = run("surrogate-r2scan", SPEC, 0.25, 3, out=tmp_path, progress=False)
-    validate_result(record)
+    check_record_keys(record)
     folder = tmp_path / "surrogate-r2scan" / "v1" / "composition-only" / "fraction-0.25" / "seed-3"
     assert (folder / "result.json").is_file() and (folder / "model" / "weights.npy").is_file()
     assert record["method"]["params"] == {"fallback": -5.0}
@@ -266,3 +268,68 @@ def test_evaluate_names_what_is_wrong_with_a_folder(
     shutil.rmtree(folder / "model")
     assert main([*argv, str(folder)]) == 2
     assert cases[2][1] in capsys.readouterr().err
+
+
+def test_plan_run_decides_start_reuse_resume_and_refuse(tmp_path: Path) -> None:
+    """One decision for ``run`` and ``sweep``: what a folder holds decides what a run does."""
+    from mfbench.runner.options import RunOptions
+    from mfbench.runner.plan import Decision, PlannedMethod, Refusal, plan_run
+    from mfbench.tasks.data import TaskData
+    from mfbench.tasks.definition import get_task
+
+    task = get_task("surrogate-r2scan")
+    data = TaskData.load(task)
+    method = PlannedMethod.resolve(SPEC)
+
+    def decide(fraction: float = 0.25, **options: Any):
+        return plan_run(
+            task, method, fraction, 0, out=tmp_path, options=RunOptions(**options), data=data
+        )
+
+    assert decide().decision is Decision.START
+    record = run("surrogate-r2scan", SPEC, 0.25, 0, out=tmp_path, progress=False)
+    reused = decide()
+    assert (reused.decision, reused.record) == (Decision.REUSE, record)
+    assert decide(force=True).decision is Decision.START
+    path = reused.folder / "result.json"
+    path.write_text(json.dumps({**record, "schema": "mfbench.result/2"}))
+    (reused.folder / "checkpoints").mkdir()
+    (reused.folder / "checkpoints" / "epoch-1.pt").write_bytes(b"x")
+    assert decide().decision is Decision.RESUME  # an older record is run again
+    path.write_text(json.dumps({**record, "method": {**record["method"], "params_hash": "0" * 64}}))
+    refused = decide()
+    assert (refused.decision, refused.refusal) == (Decision.REFUSE, Refusal.OTHER_HYPERPARAMETERS)
+    with pytest.raises(FileExistsError, match="holds a result for other hyperparameters"):
+        refused.raise_if_refused()
+    assert decide(force=True).decision is Decision.RESUME
+    assert decide(0.3).refusal is Refusal.FRACTION
+    quick = get_task("surrogate-r2scan-quick")
+    trained = plan_run(
+        quick, PlannedMethod.resolve("finetune-refit-atomref"), 0.0, 0, out=tmp_path,
+        options=RunOptions(), data=TaskData.load(quick),
+    )  # fmt: skip
+    assert trained.refusal is Refusal.NO_TRAINING_FRAMES
+
+
+class WorkersSeen(CompositionOnly):
+    """Saves the number of data workers its fit context allowed (``workers.txt``)."""
+
+    name = "workers-seen"
+
+    def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
+        self.workers_ = context.data_workers
+        return super().fit(train, val, context)
+
+    def save(self, directory: Path) -> None:
+        super().save(directory)
+        (Path(directory) / "workers.txt").write_text(str(self.workers_))
+
+
+def test_a_rerun_over_an_older_schema_keeps_the_data_workers(tmp_path: Path) -> None:
+    spec = "tests.test_runner:WorkersSeen"
+    record = run("surrogate-r2scan", spec, 0.1, 0, out=tmp_path, progress=False, data_workers=2)
+    path = next(tmp_path.rglob("result.json"))
+    assert (path.parent / "model" / "workers.txt").read_text() == "2"
+    path.write_text(json.dumps({**record, "schema": "mfbench.result/2"}))
+    run("surrogate-r2scan", spec, 0.1, 0, out=tmp_path, progress=False, data_workers=3)
+    assert (path.parent / "model" / "workers.txt").read_text() == "3"

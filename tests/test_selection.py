@@ -15,8 +15,8 @@ from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
 from mfbench.methods import FitContext, FitDivergedError
 from mfbench.paths import tasks_dir
-from mfbench.runner import params_hash, protocol_params_hash
-from mfbench.selection import applicable_grid, grid_points
+from mfbench.results.record import params_hash, protocol_params_hash
+from mfbench.runner.selection import applicable_grid, grid_points
 
 from .test_runner import CompositionOnly
 

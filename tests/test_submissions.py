@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
+from mfbench.data.checksum import sha256_file
 from mfbench.submissions import (
     EXAMPLE_METADATA,
     MANIFEST,
@@ -24,7 +25,6 @@ from mfbench.submissions import (
     metadata_problems,
     pack_submission,
     safe_name,
-    sha256_file,
     submission_schema,
     url_problem,
     verify_manifest,

@@ -24,18 +24,11 @@ from mfbench.data.frameset import FrameSet
 from mfbench.errors import MfbenchError
 from mfbench.methods import FitContext
 from mfbench.results import find_records, validate_records
-from mfbench.runner import RESULT_SCHEMA, run_folder
+from mfbench.results.record import RESULT_SCHEMA, run_folder
 from mfbench.runner import run as run_once
-from mfbench.sweep import (
-    LocalOptions,
-    SlurmOptions,
-    SweepSpec,
-    exception_line,
-    param_args,
-    plan,
-    read_state,
-    sweep,
-)
+from mfbench.runner.options import param_args
+from mfbench.runner.sweep import LocalOptions, SlurmOptions, SweepSpec, plan, read_state, sweep
+from mfbench.runner.sweep.state import exception_line
 
 from .test_runner import CompositionOnly
 
@@ -43,6 +36,7 @@ RUNS: list[tuple[str, str, float, int]] = []  # module_runs: only prepare the em
 TASK = "surrogate-r2scan-quick"
 REPO = Path(__file__).resolve().parents[1]
 GATED = "tests.test_sweep:Gated"
+WORKERS = "tests.test_runner:WorkersSeen"
 
 
 def _home() -> str:
@@ -228,6 +222,31 @@ def test_exception_line() -> None:
         "mfbench: error: no such file"
     )
     assert exception_line("") == "(no output)"
+
+
+def test_a_rerun_over_an_older_schema_gets_every_run_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sweep carries the run options (``--data-workers`` too) into the runs it relaunches.
+
+    Before ``plan_run``, a sweep relaunched a run over a record of an older schema with
+    ``mfbench run --task … --device … --param …`` only: the data workers were dropped.
+    """
+    folder = run_folder(tmp_path.resolve(), TASK, 1, "workers-seen", 0.05, 0)
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps({"schema": "mfbench.result/2"}))
+    spec = SweepSpec(TASK, (WORKERS,), (0.05,), out=tmp_path, device="cpu", data_workers=3)
+    (planned,) = plan(spec).runs
+    assert planned.status == "pending"
+    assert planned.spec.cli_args()[-4:] == ["--device", "cpu", "--data-workers", "3"]
+    argv = [
+        "sweep", "--task", TASK, "--methods", WORKERS, "--fractions", "0.05",
+        "--out", str(tmp_path), "--device", "cpu", "--data-workers", "3",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    assert (folder / "model" / "workers.txt").read_text() == "3"
+    assert json.loads((folder / "result.json").read_text())["schema"] == RESULT_SCHEMA
+    assert "--data-workers 3" in _state(tmp_path)["command"]
 
 
 # ----------------------------------------------------------------------------- local

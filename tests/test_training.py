@@ -14,7 +14,7 @@ from mfbench.data.frameset import FrameSet
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
 from mfbench.methods import FitContext, Method
-from mfbench.runner import seed_everything
+from mfbench.seeding import seed_everything
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import Budget, get_task
 

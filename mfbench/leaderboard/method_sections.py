@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from mfbench.errors import MfbenchError
-from mfbench.evaluation import predictions_file
 from mfbench.html.numbers import format_number
 from mfbench.html.safety import display_text, slug
 from mfbench.leaderboard.method_plots import (
@@ -46,6 +45,7 @@ from mfbench.leaderboard.view_model import (
     Runs,
     TaskContent,
 )
+from mfbench.results.record import predictions_file
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 

@@ -30,7 +30,7 @@ from mfbench.errors import MfbenchError
 from mfbench.html.safety import display_text, http_url
 from mfbench.leaderboard.citations import submission_bibtex
 from mfbench.results.compliance import NonCompliance
-from mfbench.results.records import find_records
+from mfbench.results.validation import find_records
 from mfbench.submissions import (
     MANIFEST,
     METADATA,

@@ -1,6 +1,6 @@
 """Tables of result records: one row per run, comparable subsets and per-seed statistics.
 
-Feed these functions records that :func:`mfbench.results.records.validate_record` accepted;
+Feed these functions records that :func:`mfbench.results.validation.validate_record` accepted;
 they trust the numbers they are given.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mfbench.runner import protocol_params_hash, validate_result
+from mfbench.results.record import check_record_keys, protocol_params_hash
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def records_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     A metric a record does not have, or stores as ``null`` (NaN), is NaN.
 
     Args:
-        records: parsed result records (schema :data:`mfbench.runner.RESULT_SCHEMA`).
+        records: parsed result records (schema :data:`mfbench.results.record.RESULT_SCHEMA`).
 
     Returns:
         A frame with ``len(records)`` rows.
@@ -73,7 +73,7 @@ def records_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
-    validate_result(record)
+    check_record_keys(record)
     task, method, timing = record["task"], record["method"], record["timing"]
     row: dict[str, Any] = {
         "task": task["name"],

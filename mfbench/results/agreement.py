@@ -1,6 +1,6 @@
 """How a stored value is compared with mfbench's recomputation of it, and how closely it must match.
 
-Validation (:mod:`mfbench.results.records`) recomputes every metric of a record from its
+Validation (:mod:`mfbench.results.validation`) recomputes every metric of a record from its
 predictions. The same predictions scored by the same code give the same bytes in any process
 (no set order, hash seed or clock reaches a metric), but another machine may sum the same
 floats in another order (numpy picks SIMD kernels by CPU) and differ in the last bits. A stored

@@ -1,6 +1,6 @@
 """Compare fresh result records with reference records: the check behind ``mfbench ci``.
 
-Both sides are validated first (:func:`mfbench.results.records.validate_record`: metrics are
+Both sides are validated first (:func:`mfbench.results.validation.validate_record`: metrics are
 recomputed from the predictions), so only numbers mfbench computed are compared. Runs are
 matched by :data:`RUN_KEY` (task, task version, split fingerprint, method, hyperparameter
 hash, fraction, seed). For each matched pair every value of the ``all`` and ``covered``
@@ -37,7 +37,7 @@ import yaml
 
 from mfbench.errors import MfbenchError
 from mfbench.results.aggregate import GROUP_COLUMNS, records_frame
-from mfbench.results.records import TaskCache, ValidationReport, find_records, validate_record
+from mfbench.results.validation import TaskCache, ValidationReport, find_records, validate_record
 
 logger = logging.getLogger(__name__)
 

@@ -104,7 +104,7 @@ class Budget(_Strict):
 
 
 class SelectionSpec(_Strict):
-    """Hyperparameters chosen on the validation split (see :mod:`mfbench.selection`).
+    """Hyperparameters chosen on the validation split (see :mod:`mfbench.runner.selection`).
 
     Attributes:
         grid: parameter name → the values tried, in order (the same grid for every method

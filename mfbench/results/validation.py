@@ -1,8 +1,8 @@
 """Find result records and validate them by recomputing their metrics from the predictions.
 
-A record (``result.json``, schema :data:`mfbench.runner.RESULT_SCHEMA`) is trusted only as far
-as mfbench can check it. :func:`validate_record` reads the predictions file next to the record,
-checks its sha256, loads the record's task as currently defined (its version and split
+A record (``result.json``, schema :data:`mfbench.results.record.RESULT_SCHEMA`) is trusted only
+as far as mfbench can check it. :func:`validate_record` reads the predictions file next to the
+record, checks its sha256, loads the record's task as currently defined (its version and split
 fingerprints must equal the record's), maps the predictions onto the frames the task asks for
 and scores them with :func:`mfbench.evaluation.score`. Every stored value that this recomputes
 (coverage, both metric blocks, the per-element energy MAE, the training-fraction size and
@@ -27,11 +27,9 @@ one record become problem lines of that record, and the others are still checked
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import re
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,18 +39,17 @@ import numpy as np
 
 from mfbench.data.labels import LabelTable
 from mfbench.errors import MfbenchError, NotPreparedError, UnknownNameError
-from mfbench.evaluation import EvaluationFrames, predictions_file, score
+from mfbench.evaluation import EvaluationFrames, score
 from mfbench.methods.checkpoint_log import ENTRY_TYPES as CHECKPOINT_ENTRY_TYPES
 from mfbench.results.agreement import differences
-from mfbench.runner import RESULT_SCHEMA, params_hash, validate_result
+from mfbench.results.predictions import InvalidPredictionsError, parse_predictions
+from mfbench.results.record import RESULT_SCHEMA, check_record_keys, params_hash, predictions_file
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 from mfbench.tasks.split import fingerprint
 
 logger = logging.getLogger(__name__)
 
-#: The arrays a predictions file holds (see :func:`mfbench.evaluation.predictions_bytes`).
-PREDICTION_ARRAYS = ("frame_ids", "energy_per_atom", "forces", "stress", "magmoms", "atom_offsets")
 #: How many frame ids a problem line names before it says "and N more".
 _SHOW_IDS = 10
 
@@ -202,7 +199,7 @@ def _read_record(path: Path) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise _RecordError(f"{path}: a result record must be a JSON object")
     try:
-        validate_result(record)
+        check_record_keys(record)
     except ValueError as exc:
         raise _RecordError(f"{path}: {exc} (expected schema {RESULT_SCHEMA!r})") from exc
     return record
@@ -219,7 +216,7 @@ def _check_identity(record: dict[str, Any], problems: list[str]) -> None:
     """The run's seed and hyperparameters: how runs are grouped, so they must be what they say.
 
     The seed must be an integer in [0, 2**63); ``method.params`` an object whose sha256
-    (:func:`mfbench.runner.params_hash`) is the record's ``method.params_hash``.
+    (:func:`mfbench.results.record.params_hash`) is the record's ``method.params_hash``.
     """
     seed = record["seed"]
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
@@ -330,88 +327,10 @@ def _read_predictions(
     actual_sha = hashlib.sha256(blob).hexdigest()
     if actual_sha != stored_sha:
         problems.append(f"{file}: sha256 {actual_sha} differs from the record's {stored_sha}")
-    if not zipfile.is_zipfile(io.BytesIO(blob)):
-        raise _RecordError(f"{file}: not a valid predictions file (not an .npz archive)")
     try:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
-            missing = [key for key in PREDICTION_ARRAYS if key not in saved.files]
-            if missing:
-                raise _RecordError(f"{file}: predictions file lacks arrays {missing}")
-            arrays = {key: np.asarray(saved[key]) for key in PREDICTION_ARRAYS}
-    except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as exc:
-        raise _RecordError(f"{file}: not a valid predictions file ({exc})") from exc
-    _check_prediction_arrays(file, arrays)
-    table = LabelTable(
-        energy_per_atom=arrays["energy_per_atom"].astype(np.float64),
-        forces=arrays["forces"].astype(np.float64),
-        stress=arrays["stress"].astype(np.float64),
-        magmoms=arrays["magmoms"].astype(np.float64),
-        atom_offsets=arrays["atom_offsets"].astype(np.int64),
-    )
-    frame_ids = [str(i) for i in arrays["frame_ids"].tolist()]
-    _check_finite(file, frame_ids, table)
-    return frame_ids, table
-
-
-def _check_prediction_arrays(file: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Dtypes and shapes of a predictions file (see :class:`LabelTable`).
-
-    Raises:
-        _RecordError: naming the file, the array, and what it holds against what it should.
-    """
-    ids, offsets = arrays["frame_ids"], arrays["atom_offsets"]
-    if ids.ndim != 1 or ids.dtype.kind not in "US":
-        raise _RecordError(f"{file}: frame_ids must be 1-D strings, not {ids.dtype} {ids.shape}")
-    if offsets.dtype.kind not in "iu":
-        raise _RecordError(f"{file}: atom_offsets must be integers, not {offsets.dtype}")
-    for key in ("energy_per_atom", "forces", "stress", "magmoms"):
-        if arrays[key].dtype.kind not in "fiu":
-            raise _RecordError(f"{file}: {key} must be real numbers, not {arrays[key].dtype}")
-    n_frames = len(ids)
-    if offsets.shape != (n_frames + 1,) or offsets[0] != 0 or np.any(np.diff(offsets) < 1):
-        raise _RecordError(
-            f"{file}: atom_offsets must be [{n_frames + 1}] integers rising from 0 by at least "
-            f"1 per frame ({n_frames} frame ids), not shape {offsets.shape}"
-        )
-    n_atoms = int(offsets[-1])
-    shapes = {
-        "energy_per_atom": (n_frames,),
-        "forces": (n_atoms, 3),
-        "stress": (n_frames, 3, 3),
-        "magmoms": (n_atoms,),
-    }
-    for key, shape in shapes.items():
-        if arrays[key].shape != shape:
-            raise _RecordError(
-                f"{file}: {key} has shape {arrays[key].shape}, expected {shape} for "
-                f"{n_frames} frames of {n_atoms} atoms"
-            )
-
-
-def _check_finite(file: Path, frame_ids: list[str], table: LabelTable) -> None:
-    """Energies, forces and stresses must be finite; magnetic moments must not be infinite.
-
-    (A NaN magnetic moment means "not predicted"; scoring refuses it where the task has a
-    label.)
-
-    Raises:
-        _RecordError: naming the file, the field and the first frame holding such a value.
-    """
-    frame_of_atom = np.repeat(np.arange(table.n_frames), table.n_atoms)
-    fields = {
-        "energy_per_atom": (~np.isfinite(table.energy_per_atom), None),
-        "forces": (~np.isfinite(table.forces).all(axis=1), frame_of_atom),
-        "stress": (~np.isfinite(table.stress).all(axis=(1, 2)), None),
-        "magmoms": (np.isinf(table.magmoms), frame_of_atom),
-    }
-    for key, (bad, owner) in fields.items():
-        rows = np.flatnonzero(bad)
-        if len(rows):
-            frames = rows if owner is None else np.unique(owner[rows])
-            raise _RecordError(
-                f"{file}: {key} is not finite (NaN or infinite) in {len(frames)} frame(s), "
-                f"first frame {frame_ids[int(frames[0])]!r}"
-            )
+        return parse_predictions(file, blob)
+    except InvalidPredictionsError as exc:
+        raise _RecordError(str(exc)) from exc
 
 
 def _task_data(record: dict[str, Any], cache: TaskCache) -> tuple[TaskData, EvaluationFrames]:
