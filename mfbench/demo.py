@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from mfbench.diagnostics.shift import ShiftAnalysis
     from mfbench.leaderboard.build import SiteReport
     from mfbench.tasks.data import TaskData
-    from mfbench.tasks.definition import Task
+    from mfbench.tasks.definition import PaperMethods, Task
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +47,6 @@ DEMO_METHODS = (
     "finetune-refit-atomref",
     "multi-stage",
 )
-
-#: The fine-tune that refits the elemental reference on the target labels (the paper's Method 4).
-REFERENCED_FINETUNE = "finetune-refit-atomref"
-#: The fine-tune that keeps the GGA elemental reference (the paper's Method 3).
-NAIVE_FINETUNE = "finetune-frozen-gga-atomref"
 
 #: The metric columns of the demo's table, in order: every record metric on all test frames,
 #: with the energy MAE on the covered test frames beside the energy MAE.
@@ -248,15 +243,25 @@ def _formatted(value: Any, pattern: str) -> str:
     return "nan" if value is None or value != value else pattern.format(value)
 
 
-def referencing_effects(records: Sequence[dict[str, Any]]) -> list[ReferencingEffect]:
-    """Method 4 against Method 3 (energy MAE, all test frames) at each fraction both ran."""
+def referencing_effects(
+    records: Sequence[dict[str, Any]], paper: PaperMethods | None
+) -> list[ReferencingEffect]:
+    """Method 4 against Method 3 (energy MAE, all test frames) at each fraction both ran.
+
+    Args:
+        records: the demo's records.
+        paper: the task's ``roles.paper`` (which methods stand for Methods 3 and 4); None: the
+            task names none, and there is no effect to show.
+    """
+    if paper is None:
+        return []
     energy: dict[tuple[str, float], float] = {
         (r["method"]["name"], r["fraction"]): r["metrics"]["all"][ENERGY.key] for r in records
     }
     effects = []
     for fraction in sorted({f for _, f in energy}):
-        referenced = energy.get((REFERENCED_FINETUNE, fraction))
-        naive = energy.get((NAIVE_FINETUNE, fraction))
+        referenced = energy.get((paper.method_4, fraction))
+        naive = energy.get((paper.method_3, fraction))
         if referenced and naive:
             effects.append(ReferencingEffect(fraction, referenced, naive))
     return effects

@@ -14,6 +14,7 @@ import pytest
 from mfbench.cli import build_parser
 from mfbench.demo import DEMO_METHODS, TABLE_METRICS, Demo, referencing_effects, table_rows
 from mfbench.metrics.catalogue import COVERED_ENERGY, ENERGY, RECORD_METRICS
+from mfbench.tasks.definition import get_task
 
 #: The demo's runs as ``leaderboard/regenerate.sh`` committed them (what the README shows).
 COMMITTED = Path(__file__).resolve().parents[1] / "leaderboard/results/baselines"
@@ -54,10 +55,12 @@ def test_the_table_names_and_formats_metrics_as_the_catalogue_does() -> None:
 
 
 def test_the_referencing_effect_compares_method_4_with_method_3() -> None:
-    effects = referencing_effects(_committed_records())
+    paper = get_task("sevennet-r2scan-quick").roles.paper
+    effects = referencing_effects(_committed_records(), paper)
     assert [e.fraction for e in effects] == [0.05, 0.1]
     assert [round(e.ratio, 1) for e in effects] == [1.9, 3.6]  # as the README shows
-    assert referencing_effects(_committed_records()[:3]) == []  # neither fine-tune ran
+    assert referencing_effects(_committed_records()[:3], paper) == []  # neither fine-tune ran
+    assert referencing_effects(_committed_records(), None) == []  # the task names no Methods
 
 
 def test_a_methods_command_module_is_registered_when_present(

@@ -31,7 +31,8 @@ from mfbench.diagnostics.run import (
     summary_text,
     write_shift_outputs,
 )
-from mfbench.diagnostics.shift import ShiftAnalysis, agreement, analyze_shift, fit_element_offsets
+from mfbench.diagnostics.shift import ShiftAnalysis, analyze_shift
+from mfbench.diagnostics.shift_statistics import agreement, fit_element_offsets
 from mfbench.errors import DataError, MfbenchError
 from mfbench.tasks.split import TEST, TRAIN
 

@@ -29,18 +29,19 @@ import pytest
 from pybtex.database import parse_string
 
 from mfbench.data.checkpoints import identify_checkpoint
+from mfbench.html.environment import TEMPLATES, template_text
+from mfbench.html.numbers import format_number
+from mfbench.html.safety import csv_cell, display_text, http_url, site_path, slug
+from mfbench.html.svg import UnsafeSvgError, badge, inline_svg
 from mfbench.leaderboard import SiteReport, build_site
-from mfbench.leaderboard.build import MANIFEST, templates_dir
+from mfbench.leaderboard.build import MANIFEST
 from mfbench.leaderboard.citations import submission_bibtex
-from mfbench.leaderboard.model import NOT_CITABLE_NOTICE
 from mfbench.leaderboard.plots import method_style
-from mfbench.leaderboard.safety import csv_cell, display_text, http_url, site_path, slug
-from mfbench.leaderboard.svg import UnsafeSvgError, badge, inline_svg
-from mfbench.leaderboard.tables import format_number
 from mfbench.results import comparable, records_frame, summarize, validate_records
 from mfbench.results.compliance import non_compliance
 from mfbench.results.record import params_hash
 from mfbench.submissions import pack_submission
+from mfbench.tasks.citability import NOT_CITABLE_NOTICE
 from mfbench.tasks.definition import get_task
 
 from .doubles import COMPOSITION_ONLY, SEEDED
@@ -386,7 +387,7 @@ def test_plots_are_inline_svg_with_no_external_reference(clean_site: SiteReport)
 
 
 def test_every_page_allows_only_its_own_script(clean_site: SiteReport) -> None:
-    script = (templates_dir() / "sortable.js").read_text()
+    script = template_text("sortable.js")
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     for path in clean_site.pages:
         page = _Page(path.read_text())
@@ -789,8 +790,8 @@ def test_a_rebuild_removes_only_the_files_of_the_last_build(
 
 
 def test_templates_never_mark_data_safe() -> None:
-    for path in templates_dir().glob("*.j2"):
-        text = path.read_text()
+    for path in (name for name in TEMPLATES if name.endswith(".j2")):
+        text = template_text(path)
         assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text, path
 
 

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mfbench.html.numbers import format_number
 from mfbench.leaderboard import content as content_module
-from mfbench.leaderboard.build import render_site, templates_dir
+from mfbench.leaderboard.build import render_site
 from mfbench.leaderboard.content import build_content
-from mfbench.leaderboard.method_content import MethodPage, MethodTaskSection, RecordFiles
 from mfbench.leaderboard.method_plots import (
     PARITY_POINTS,
     ElementError,
@@ -29,9 +29,9 @@ from mfbench.leaderboard.method_plots import (
     subsample,
     training_svg,
 )
-from mfbench.leaderboard.model import SiteContent
+from mfbench.leaderboard.method_sections import MethodPage, MethodTaskSection, RecordFiles
 from mfbench.leaderboard.plots import method_style
-from mfbench.leaderboard.tables import format_number
+from mfbench.leaderboard.view_model import SiteContent
 from mfbench.results import validate_records
 from mfbench.results.record import params_hash
 
@@ -162,7 +162,7 @@ def test_untrained_methods_say_they_have_no_training_curves(
 
 
 def test_the_method_page_renders_every_section(committed: SiteContent) -> None:
-    files = render_site(committed, templates_dir())
+    files = render_site(committed)
     page = files["methods/multi-stage.html"].decode()
     for heading in ("Parity: energy per atom", "Energy error per element", "Training curves",
                     "Hyperparameter selection"):  # fmt: skip
@@ -227,7 +227,7 @@ def test_a_selection_block_becomes_a_table_of_candidates(home: Path, tmp_path: P
     ]  # fmt: skip
     assert [r["chosen"] for r in table.records] == [False, True, False]
     assert table.records[0]["val_energy_mae"] == 812.5
-    page = render_site(content, templates_dir())["methods/finetune-refit-atomref.html"].decode()
+    page = render_site(content)["methods/finetune-refit-atomref.html"].decode()
     assert 'id="selection-surrogate-r2scan-quick-finetune-refit-atomref"' in page
     assert "diverged: loss is nan at epoch 1" in page
 

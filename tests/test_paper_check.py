@@ -14,19 +14,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mfbench.errors import TaskError
 from mfbench.results import comparable, records_frame, summarize
 from mfbench.results.paper_check import (
     CLAIMED_FACTOR,
-    FROZEN,
     INCONCLUSIVE,
     NOT_MEASURABLE,
     NOT_REPRODUCED,
-    REFIT,
     REPRODUCED,
-    SCRATCH,
-    TRAINABLE,
     VERDICTS,
     ClaimCheck,
+    PaperCast,
     check_paper_claims,
     small_fractions,
 )
@@ -36,11 +34,20 @@ COLUMN = "energy_mae_mev_per_atom"
 #: Training frames of each nonzero fraction of :func:`_task`.
 FRAMES = {0.01: 100, 0.1: 1000, 1.0: 10000}
 COMMITTED = Path(__file__).parents[1] / "leaderboard" / "results" / "baselines"
+#: The synthetic task's methods: names no shipped task uses, so the roles must come from the task.
+REFIT, TRAINABLE, FROZEN, SCRATCH = "m-four", "m-two", "m-three", "from-nothing"
+ROLES = {
+    "scratch": SCRATCH,
+    "paper": {"method_2": TRAINABLE, "method_3": FROZEN, "method_4": REFIT},
+}
 
 
-def _task(min_frames: int = 1000, citable: bool = True, name: str = "paper") -> Task:
+def _task(
+    min_frames: int = 1000, citable: bool = True, name: str = "paper", roles: dict | None = ROLES
+) -> Task:
     return Task.model_validate(
         {
+            **({"roles": roles} if roles is not None else {}),
             "task": name,
             "version": 1,
             "description": "synthetic",
@@ -307,7 +314,9 @@ def test_the_committed_one_seed_records_are_not_measurable() -> None:
     assert all(c.verdict in VERDICTS for c in claims)
     assert all("one seed, no interval" in c.detail for c in claims)
     # the numbers shown are the records' own
-    refit = next(r for r in records if r["method"]["name"] == REFIT and r["fraction"] == 0.05)
+    method_4 = PaperCast.of(task).method_4
+    assert method_4 == "finetune-refit-atomref"
+    refit = next(r for r in records if r["method"]["name"] == method_4 and r["fraction"] == 0.05)
     mae = refit["metrics"]["all"][COLUMN]
     assert claims[0].rows[0]["mean"] == pytest.approx(mae, rel=1e-12)
     assert f"Method 4 {mae:,.0f} vs Method 2" in claims[0].detail
@@ -319,3 +328,24 @@ def test_a_summary_without_rows_makes_every_claim_not_measurable() -> None:
     """A task nobody ran (an empty summary without columns) still gets its verdicts."""
     checks = check_paper_claims(pd.DataFrame(), _task())
     assert [c.verdict for c in checks] == ["not measurable"] * 3
+
+
+def test_a_task_without_paper_roles_has_no_paper_check() -> None:
+    with pytest.raises(TaskError, match=r"task paper names no methods of the paper"):
+        check_paper_claims(pd.DataFrame(), _task(roles=None))
+    with pytest.raises(TaskError, match=r"roles\.paper"):
+        small_fractions(pd.DataFrame(), _task(roles={"gain_baselines": [SCRATCH]}))
+
+
+def test_the_paper_names_come_from_the_roles() -> None:
+    cast = PaperCast.of(_task())
+    assert [cast.paper_name(m) for m in (REFIT, TRAINABLE, FROZEN, SCRATCH, "other")] == [
+        "Method 4",
+        "Method 2",
+        "Method 3",
+        "scratch",
+        "other",
+    ]
+    # the shipped baselines' names mean nothing to a task that does not name them
+    claim = _claims({("finetune-refit-atomref", 0.01): _tight(30.0)})[0]
+    assert claim.verdict == NOT_MEASURABLE and "Method 4 has no run" in claim.detail

@@ -286,7 +286,9 @@ def _summary(with_zero_shot: bool) -> pd.DataFrame:
 
 
 def test_scaling_table_fits_each_method_without_fraction_zero() -> None:
-    table = scaling_table(_summary(with_zero_shot=True), "energy_mae", min_frames=1000)
+    table = scaling_table(
+        _summary(with_zero_shot=True), "energy_mae", min_frames=1000, scratch_method="scratch"
+    )
     assert list(table["method"]) == ["scratch", "transfer", "zero-shot"]
     rows = table.set_index("method")
     assert rows.loc["scratch", "slope"] == pytest.approx(-0.4, abs=1e-12)
@@ -308,20 +310,25 @@ def test_scaling_table_fits_each_method_without_fraction_zero() -> None:
 
 
 def test_scaling_table_is_unchanged_by_fraction_zero_rows() -> None:
-    with_zero = scaling_table(_summary(with_zero_shot=True), "energy_mae", min_frames=0)
-    without = scaling_table(_summary(with_zero_shot=False), "energy_mae", min_frames=0)
+    with_zero = scaling_table(
+        _summary(with_zero_shot=True), "energy_mae", min_frames=0, scratch_method="scratch"
+    )
+    without = scaling_table(
+        _summary(with_zero_shot=False), "energy_mae", min_frames=0, scratch_method="scratch"
+    )
     pd.testing.assert_frame_equal(with_zero[with_zero["method"] != "zero-shot"], without)
 
 
 def test_scaling_table_without_scratch_or_with_seed_rows() -> None:
     summary = _summary(with_zero_shot=False)
-    table = scaling_table(summary, "energy_mae", min_frames=1000, scratch_method="none")
-    assert table["data_efficiency_factor"].isna().all()
-    assert table["data_efficiency_kind"].isna().all()
+    for scratch in ("none", None):  # no run of that name; a task without a scratch role
+        table = scaling_table(summary, "energy_mae", min_frames=1000, scratch_method=scratch)
+        assert table["data_efficiency_factor"].isna().all()
+        assert table["data_efficiency_kind"].isna().all()
     with pytest.raises(ValueError, match="one row per"):
-        scaling_table(pd.concat([summary, summary]), "energy_mae", min_frames=1000)
+        scaling_table(pd.concat([summary, summary]), "energy_mae", 1000, scratch_method="scratch")
     with pytest.raises(ValueError, match="force_mae"):
-        scaling_table(summary, "force_mae", min_frames=1000)
+        scaling_table(summary, "force_mae", min_frames=1000, scratch_method="scratch")
 
 
 def test_scaling_table_with_per_seed_rows_gives_intervals_and_reasons() -> None:
@@ -338,7 +345,9 @@ def test_scaling_table_with_per_seed_rows_gives_intervals_and_reasons() -> None:
         ]
     )
     means = per_seed.groupby(["method", "n_train_frames"], as_index=False)["energy_mae"].mean()
-    table = scaling_table(means, "energy_mae", min_frames=100, per_seed=per_seed)
+    table = scaling_table(
+        means, "energy_mae", min_frames=100, scratch_method=None, per_seed=per_seed
+    )
     rows = table.set_index("method")
     assert list(table.columns) == list(TABLE_COLUMNS)
     transfer = rows.loc["transfer"]
@@ -352,7 +361,9 @@ def test_scaling_table_with_per_seed_rows_gives_intervals_and_reasons() -> None:
         "only 2 fractions with ≥ 100 training frames (and a positive MAE); a power law needs 3"
     )
     with pytest.raises(ValueError, match="seed"):
-        scaling_table(means, "energy_mae", 100, per_seed=per_seed.drop(columns="seed"))
+        scaling_table(
+            means, "energy_mae", 100, scratch_method=None, per_seed=per_seed.drop(columns="seed")
+        )
 
 
 def test_transfer_gain_table_compares_each_fraction_with_the_baselines() -> None:
@@ -363,7 +374,7 @@ def test_transfer_gain_table_compares_each_fraction_with_the_baselines() -> None
             "mae": [40.0, 30.0, 20.0, 30.0, 15.0],
         }
     )
-    table = transfer_gain_table(df, "mae")
+    table = transfer_gain_table(df, "mae", ["zero-shot", "scratch"])
     row = table.set_index(["method", "fraction"])
     assert row.loc[("finetune", 0.1), "gain_vs_zero-shot"] == pytest.approx(0.25)
     assert row.loc[("finetune", 0.5), "gain_vs_zero-shot"] == pytest.approx(0.5)

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 
-from mfbench.leaderboard.model import NOT_CITABLE_NOTICE, citability_notice
+from mfbench.html.svg import badge
 from mfbench.leaderboard.plots import (
     BASELINE_STYLES,
     COLORS,
@@ -24,8 +24,8 @@ from mfbench.leaderboard.plots import (
     method_style,
     tick_label,
 )
-from mfbench.leaderboard.svg import badge
 from mfbench.leaderboard.tables import Table, metric_cell, text_cell, with_citability
+from mfbench.tasks.citability import NOT_CITABLE_NOTICE, citability_notice
 from mfbench.tasks.definition import get_task
 
 # ----------------------------------------------------------------------------- citability

@@ -253,3 +253,30 @@ def test_a_task_metric_must_match_the_catalogue(tmp_path: Path) -> None:
         load_task_file(_write_task(tmp_path, metrics=[{"name": "accuracy", "unit": "%"}]))
     for task in list_tasks().values():  # every shipped task names catalogued metrics
         assert {m.name for m in task.metrics} <= {m.name for m in CATALOGUE}
+
+
+def test_roles_are_optional_strict_and_shipped(tmp_path: Path) -> None:
+    """Baseline roles are data of the task: optional, checked, and given by every shipped task."""
+    raw = yaml.safe_load((tasks_dir() / "surrogate-r2scan.yaml").read_text())
+    without = {k: v for k, v in raw.items() if k != "roles"}
+    path = tmp_path / "surrogate-r2scan.yaml"
+    path.write_text(yaml.safe_dump(without))
+    bare = load_task_file(path)
+    assert bare.roles.scratch is None and bare.roles.gain_baselines == []
+    assert bare.roles.paper is None
+    paper = {"method_2": "a", "method_3": "b", "method_4": "c"}
+    for roles, problem in [
+        ({"scratch": "s", "typo": 1}, "Extra inputs"),
+        ({"paper": paper}, r"roles\.paper needs roles\.scratch"),
+        ({"gain_baselines": ["s", "s"]}, "repeat a name"),
+        ({"scratch": "no spaces"}, "pattern"),
+        ({"scratch": "s", "paper": {"method_2": "a", "method_3": "b"}}, "method_4"),
+    ]:
+        path.write_text(yaml.safe_dump({**without, "roles": roles}))
+        with pytest.raises(TaskError, match=problem):
+            load_task_file(path)
+    for task in list_tasks().values():
+        assert task.roles.scratch == "scratch"
+        assert task.roles.gain_baselines == ["zero-shot", "scratch"]
+        assert task.roles.paper is not None
+        assert task.roles.paper.method_4 == "finetune-refit-atomref"

@@ -50,7 +50,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "'covered' = test frames whose elements all occur in the training fraction"
     )
     print(table(table_rows(records)))
-    for effect in referencing_effects(records):
+    for effect in referencing_effects(records, task.roles.paper):
         print(
             f"fraction {effect.fraction:g}: elemental-referenced fine-tune (Method 4) E MAE "
             f"{effect.referenced_mae:.0f} meV/atom vs naive fine-tune with the GGA AtomRef "

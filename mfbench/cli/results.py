@@ -81,13 +81,16 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         print("\nset apart (not comparable with the rows above):")
         print(table(set_apart[["task", "method", "fraction", "seed", "reason"]].to_dict("records")))
     for task, rows in summary.groupby("task"):
-        minimum = get_task(str(task)).scaling_fit_min_frames
+        definition = get_task(str(task))
+        minimum = definition.scaling_fit_min_frames
         for metric in metrics:
             curves = rows.rename(columns={f"{metric}_mean": metric})
-            scaling = scaling_table(curves, metric, min_frames=minimum)
+            scaling = scaling_table(
+                curves, metric, min_frames=minimum, scratch_method=definition.roles.scratch
+            )
             print(f"\nscaling of {metric} on {task} (power law fitted at ≥ {minimum} frames):")
             print(table(scaling.round(4).to_dict(orient="records")))
-            gains = transfer_gain_table(curves, metric)
+            gains = transfer_gain_table(curves, metric, definition.roles.gain_baselines)
             print(f"\ntransfer gain in {metric} (1 - MAE / baseline MAE, same fraction):")
             print(table(gains.round(3).to_dict(orient="records")))
     if args.csv:

@@ -12,7 +12,8 @@ anion corrections (:mod:`~mfbench.diagnostics.importance`,
 from mfbench.diagnostics.pairing import FidelitySource, PairedEnergies, pair_energies
 from mfbench.diagnostics.report import ShiftReport
 from mfbench.diagnostics.run import shift_diagnostics, summary_text, write_shift_outputs
-from mfbench.diagnostics.shift import ShiftAnalysis, agreement, analyze_shift, fit_element_offsets
+from mfbench.diagnostics.shift import ShiftAnalysis, analyze_shift
+from mfbench.diagnostics.shift_statistics import agreement, fit_element_offsets
 
 __all__ = [
     "FidelitySource",

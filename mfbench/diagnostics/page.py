@@ -1,7 +1,7 @@
 """A standalone static HTML page for a shift report (``index.html`` next to ``report.json``).
 
 The page has no script and loads nothing: a Content-Security-Policy allows inline styles only,
-every figure is inline SVG checked by :func:`mfbench.leaderboard.svg.inline_svg` (allow-listed
+every figure is inline SVG checked by :func:`mfbench.html.svg.inline_svg` (allow-listed
 elements, no links outside the SVG), and the template is rendered with autoescape on. Figures:
 
 - a periodic-table heatmap of the per-element offsets high − low (eV/atom), drawn directly as
@@ -29,8 +29,8 @@ from markupsafe import Markup
 from pymatgen.core import Element
 
 from mfbench.diagnostics.report import Agreement, ShiftReport, SubsetAgreement
-from mfbench.leaderboard.safety import display_text, xml_text
-from mfbench.leaderboard.svg import SVG_NS, inline_svg
+from mfbench.html.safety import display_text, xml_text
+from mfbench.html.svg import SVG_NS, inline_svg
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from mfbench.diagnostics.shift import ParityPoints, ShiftAnalysis
 
-#: The page's template, in the leaderboard's template folder.
+#: The page's template, among those of :mod:`mfbench.html`.
 TEMPLATE = "diagnostics.html.j2"
 #: Most points drawn in one parity panel.
 MAX_POINTS = 4000
@@ -402,15 +402,16 @@ def render_page(
 
     Args:
         analysis: the report and the points its plots show.
-        templates: Jinja2 templates (default: the leaderboard's).
+        templates: a folder replacing the shipped templates (default: those of
+            :mod:`mfbench.html`).
         in_site: the page lives at ``diagnostics/<name>.html`` of a leaderboard site; its
             header links back to the site's index (:data:`SITE_HOME`).
     """
     from mfbench import __version__
-    from mfbench.leaderboard.build import environment, templates_dir
+    from mfbench.html.environment import environment
 
     report = analysis.report
-    env = environment(templates or templates_dir())
+    env = environment(templates)
     figures = {
         "ptable": periodic_table_svg(report),
         "parity": parity_svg(report, analysis.points),
@@ -449,7 +450,7 @@ def _notices(report: ShiftReport) -> list[str]:
     """
     from mfbench.data.registry import get_dataset
     from mfbench.errors import MfbenchError
-    from mfbench.leaderboard.model import NOT_CITABLE_NOTICE, citability_notice
+    from mfbench.tasks.citability import NOT_CITABLE_NOTICE, citability_notice
     from mfbench.tasks.definition import get_task
 
     if report.task is not None:

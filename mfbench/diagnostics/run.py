@@ -177,7 +177,7 @@ def shift_diagnostics(
 
 def default_out_dir(name: str) -> Path:
     """``mfbench-results/diagnostics/<name>`` (name made safe for a folder)."""
-    from mfbench.leaderboard.safety import slug
+    from mfbench.html.safety import slug
 
     return Path("mfbench-results") / "diagnostics" / slug(name)
 

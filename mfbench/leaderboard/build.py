@@ -23,8 +23,8 @@ Security: every string of a record is untrusted. Templates are rendered with aut
 (no ``|safe`` in any template: only the checked SVG and the constant sorter script are
 marked safe, in Python); a Content-Security-Policy allows only that script (by its sha256)
 and inline styles; links are made only for ``http``/``https`` URLs; file names come from
-:func:`mfbench.leaderboard.safety.slug` and every write goes through
-:func:`mfbench.leaderboard.safety.site_path`. Output is deterministic: building twice from the
+:func:`mfbench.html.safety.slug` and every write goes through
+:func:`mfbench.html.safety.site_path`. Output is deterministic: building twice from the
 same records gives the same bytes.
 """
 
@@ -38,15 +38,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from markupsafe import Markup
 
 from mfbench.atomic_write import write_bytes_atomic
+from mfbench.html.environment import environment, template_text
+from mfbench.html.safety import json_download, site_path
 from mfbench.leaderboard.content import SiteContent, build_content
-from mfbench.leaderboard.model import MethodContent
-from mfbench.leaderboard.safety import json_download, site_path
-from mfbench.leaderboard.tables import Table, format_number, with_citability
-from mfbench.paths import PACKAGE_DIR
+from mfbench.leaderboard.tables import Table, with_citability
+from mfbench.leaderboard.view_model import MethodContent
 from mfbench.results import ValidationReport, validate_records
 
 logger = logging.getLogger(__name__)
@@ -55,11 +55,6 @@ logger = logging.getLogger(__name__)
 MANIFEST = ".mfbench-site.json"
 #: The sorter script, inlined into every page.
 SORT_SCRIPT = "sortable.js"
-
-
-def templates_dir() -> Path:
-    """The checkout's ``leaderboard/templates`` folder (next to the package, like ``tasks/``)."""
-    return PACKAGE_DIR.parent / "leaderboard" / "templates"
 
 
 @dataclass(frozen=True)
@@ -119,7 +114,8 @@ def build_site(
         results: folders searched for ``result.json`` files, or record files.
         out: the site folder; created when missing. Files of an earlier build that this one
             does not write again are removed (only those its manifest lists).
-        templates: Jinja2 templates (default :func:`templates_dir`).
+        templates: a folder of Jinja2 templates replacing the shipped ones (default: those of
+            :mod:`mfbench.html`).
         diagnostics: folders searched for shift diagnostics (``report.json`` with
             ``points.npz``, as ``mfbench analyze shift`` writes them); each becomes
             ``diagnostics/<name>.html``, listed on the index.
@@ -137,7 +133,7 @@ def build_site(
         from mfbench.leaderboard.diagnostics_content import diagnostics_pages
 
         content.diagnostics = diagnostics_pages([Path(p) for p in diagnostics])
-    files = render_site(content, templates or templates_dir())
+    files = render_site(content, templates)
     out = Path(out)
     written, removed = write_site(files, out)
     pages = sorted((p for p in written if p.suffix == ".html"), key=_page_order(out))
@@ -163,22 +159,6 @@ def _page_order(out: Path) -> Callable[[Path], tuple[bool, str]]:
     return lambda path: (path != index, str(path))
 
 
-def environment(templates: Path) -> Environment:
-    """The Jinja2 environment: autoescape always on, undefined names are errors."""
-    env = Environment(
-        loader=FileSystemLoader(str(templates)),
-        autoescape=select_autoescape(
-            enabled_extensions=("html", "j2"), default_for_string=True, default=True
-        ),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["number"] = format_number
-    return env
-
-
 def content_security_policy(script: str) -> str:
     """A policy allowing only ``script`` (by hash) and inline styles; nothing is fetched."""
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
@@ -188,10 +168,15 @@ def content_security_policy(script: str) -> str:
     )
 
 
-def render_site(content: SiteContent, templates: Path) -> dict[str, bytes]:
-    """Every file of the site, by ``/``-separated path relative to the site folder."""
+def render_site(content: SiteContent, templates: Path | None = None) -> dict[str, bytes]:
+    """Every file of the site, by ``/``-separated path relative to the site folder.
+
+    Args:
+        content: what the pages show.
+        templates: a folder replacing the shipped templates (None: those of :mod:`mfbench.html`).
+    """
     env = environment(templates)
-    script = (templates / SORT_SCRIPT).read_text(encoding="utf-8")
+    script = template_text(SORT_SCRIPT, templates)
     common = {
         "site": content,
         "generator": content.generator,

@@ -1,7 +1,7 @@
 """BibTeX for the suite and for the leaderboard's entries.
 
 Result records are untrusted and only enter an entry as slugs
-(:func:`mfbench.leaderboard.safety.slug`). A submission's metadata (title, authors, DOI, code)
+(:func:`mfbench.html.safety.slug`). A submission's metadata (title, authors, DOI, code)
 does enter its method's entry, through :func:`bibtex_text` and :func:`bibtex_verbatim`: braces
 and backslashes never reach the file unescaped, so a title cannot close its field with ``}``,
 open an entry of its own with ``@`` or run a TeX command.
@@ -16,7 +16,7 @@ from importlib import metadata
 from typing import Any
 
 from mfbench import __version__
-from mfbench.leaderboard.safety import slug
+from mfbench.html.safety import slug
 
 #: Huang et al. 2025: the paper whose methods the baselines implement and whose data the
 #: ``mp-r2scan`` task uses.

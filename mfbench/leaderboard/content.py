@@ -23,18 +23,19 @@ from typing import Any
 
 import pandas as pd
 
+from mfbench.html.safety import display_text, slug
 from mfbench.leaderboard import citations
-from mfbench.leaderboard.method_content import RecordFiles, badges_by_method, method_content
-from mfbench.leaderboard.model import (
+from mfbench.leaderboard.method_content import badges_by_method, method_content
+from mfbench.leaderboard.method_sections import RecordFiles
+from mfbench.leaderboard.submission_content import Submission, find_submissions, read_submission
+from mfbench.leaderboard.tables import Table, text_cell, value_text
+from mfbench.leaderboard.task_content import task_content
+from mfbench.leaderboard.view_model import (
     HASH_SHOWN,
     Entry,
     Runs,
     SiteContent,
 )
-from mfbench.leaderboard.safety import display_text, slug
-from mfbench.leaderboard.submission_content import Submission, find_submissions, read_submission
-from mfbench.leaderboard.tables import Table, text_cell, value_text
-from mfbench.leaderboard.task_content import task_content
 from mfbench.results import ValidationReport, comparable, records_frame
 from mfbench.results.aggregate import GROUP_COLUMNS
 from mfbench.results.compliance import NonCompliance, non_compliance

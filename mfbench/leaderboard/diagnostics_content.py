@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mfbench.leaderboard.safety import slug
+from mfbench.html.safety import slug
 
 #: Files that make a folder a diagnostics folder (see ``mfbench.diagnostics.run``).
 _REPORT, _POINTS = "report.json", "points.npz"

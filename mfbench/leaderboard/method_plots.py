@@ -1,7 +1,7 @@
 """Plots of one method's runs, for its page: parity, per-element errors, training curves.
 
 Drawn like :mod:`mfbench.leaderboard.plots` (matplotlib's object API, its fixed settings, no
-metadata, text as ``<text>``, checked by :func:`mfbench.leaderboard.svg.inline_svg`), in the
+metadata, text as ``<text>``, checked by :func:`mfbench.html.svg.inline_svg`), in the
 method's colour and marker (:func:`mfbench.leaderboard.plots.method_style`) so that a method
 looks the same on its page as in the task plots. Same data, same bytes.
 
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mfbench.html.safety import display_text
+from mfbench.html.svg import inline_svg
 from mfbench.leaderboard.plots import _NO_METADATA, _RC, MARKER_CODES, method_style
-from mfbench.leaderboard.safety import display_text
-from mfbench.leaderboard.svg import inline_svg
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

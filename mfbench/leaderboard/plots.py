@@ -6,7 +6,7 @@ with matplotlib's SVG backend. Settings are fixed for each plot, starting from m
 defaults, so the output depends on nothing but the data and the matplotlib version:
 
 - ``svg.fonttype = "none"``: text stays ``<text>`` elements (escaped by matplotlib, then checked
-  again by :func:`mfbench.leaderboard.svg.inline_svg`), small and searchable; the viewer's
+  again by :func:`mfbench.html.svg.inline_svg`), small and searchable; the viewer's
   sans-serif font draws it. ``"path"`` would also be safe but writes each label into an XML
   comment and a glyph per character.
 - ``svg.hashsalt`` fixed and no metadata (no date): two builds give the same bytes.
@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mfbench.leaderboard.safety import display_text
-from mfbench.leaderboard.svg import inline_svg
+from mfbench.html.safety import display_text
+from mfbench.html.svg import inline_svg
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

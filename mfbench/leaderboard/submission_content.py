@@ -12,8 +12,8 @@ non-compliant submission are reference rows, as non-compliant records are
 (:mod:`mfbench.results.compliance`).
 
 Every string of the metadata is untrusted: it is shown through
-:func:`mfbench.leaderboard.safety.display_text` (and escaped by the templates), and becomes a
-link only through :func:`mfbench.leaderboard.safety.http_url`.
+:func:`mfbench.html.safety.display_text` (and escaped by the templates), and becomes a
+link only through :func:`mfbench.html.safety.http_url`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Any
 
 from mfbench.data.checksum import sha256_file
 from mfbench.errors import MfbenchError
+from mfbench.html.safety import display_text, http_url
 from mfbench.leaderboard.citations import submission_bibtex
-from mfbench.leaderboard.safety import display_text, http_url
 from mfbench.results.compliance import NonCompliance
 from mfbench.results.validation import find_records
 from mfbench.submissions import (

@@ -17,10 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mfbench.leaderboard.safety import csv_cell, display_text, json_download, plain
-
-#: Shown where a value is missing or NaN.
-MISSING = "–"
+from mfbench.html.numbers import MISSING, format_number, is_missing
+from mfbench.html.safety import csv_cell, display_text, json_download, plain
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ class Cell:
         text: the displayed text (escaped by the template).
         sort: the key the sorter compares: a number's ``repr`` or a text; ``""`` sorts last.
         href: link target; only set by the builder, from a slug path or a checked
-            ``http(s)`` URL (see :func:`mfbench.leaderboard.safety.http_url`).
+            ``http(s)`` URL (see :func:`mfbench.html.safety.http_url`).
         title: tooltip text.
         code: show in a monospace font (hashes, fingerprints).
         external: ``href`` is an absolute ``http(s)`` URL, not a site-relative path.
@@ -124,35 +122,6 @@ def _csv_value(value: Any) -> Any:
     return csv_cell(value)
 
 
-def is_missing(value: Any) -> bool:
-    """True for None and for a float NaN."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def format_number(value: Any) -> str:
-    """A number for reading: three significant digits, thousands separated.
-
-    ``1077.4`` → ``"1,077"``, ``45.26`` → ``"45.3"``, ``0.2391`` → ``"0.239"``,
-    ``0.000123`` → ``"0.000123"``; None or NaN → :data:`MISSING`; integers keep every digit.
-    """
-    if is_missing(value):
-        return MISSING
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,d}"
-    number = float(value)
-    if not math.isfinite(number):
-        return "∞" if number > 0 else "−∞"
-    if number == 0:
-        return "0"
-    rounded = float(f"{number:.3g}")
-    magnitude = math.floor(math.log10(abs(rounded)))
-    if magnitude >= 2:
-        return f"{number:,.0f}"
-    if magnitude < -4:
-        return f"{rounded:.3g}"
-    return f"{rounded:,.{2 - magnitude}f}"
-
-
 def sort_key(value: Any) -> str:
     """The ``data-sort`` key of a value: ``repr`` of a finite number, the text otherwise."""
     if is_missing(value):
@@ -178,7 +147,7 @@ def text_cell(value: Any, *, href: str | None = None, code: bool = False) -> Cel
     """A cell showing ``value`` as text (sorted as text), optionally a site-relative link.
 
     Control characters are removed from the displayed text (see
-    :func:`mfbench.leaderboard.safety.display_text`); HTML escaping is the template's.
+    :func:`mfbench.html.safety.display_text`); HTML escaping is the template's.
     """
     if is_missing(value):
         return Cell(text=MISSING, href=href, code=code)

@@ -6,7 +6,9 @@ MAE in meV/atom, ``energy_mae_mev_per_atom_mean``, ``_ci_low`` and ``_ci_high``,
 interval of the mean over seeds). Nothing here is hand-written from the paper but the claims'
 wording and the factor of ten of claim 3.
 
-The claims, with the baselines' registry names:
+Which registered methods stand for the paper's Methods 2, 3 and 4 and for training from scratch
+is data: the task's ``roles`` (``roles.paper`` and ``roles.scratch``, :class:`PaperCast`); a
+task without them has no paper check. The claims, with the shipped tasks' baselines:
 
 1. Refitting the elemental reference (Method 4, ``finetune-refit-atomref``) gives a lower energy
    MAE than fine-tuning with a trainable AtomRef (Method 2, ``finetune-trainable-atomref``) or
@@ -53,23 +55,12 @@ from typing import Any
 
 import pandas as pd
 
+from mfbench.errors import TaskError
 from mfbench.results.scaling import Bound, data_efficiency_factor
 from mfbench.tasks.definition import Task
 
 logger = logging.getLogger(__name__)
 
-#: Registry names of the methods the claims compare.
-REFIT = "finetune-refit-atomref"
-TRAINABLE = "finetune-trainable-atomref"
-FROZEN = "finetune-frozen-gga-atomref"
-SCRATCH = "scratch"
-#: How the paper names each compared method.
-PAPER_NAMES = {
-    REFIT: "Method 4",
-    TRAINABLE: "Method 2",
-    FROZEN: "Method 3",
-    SCRATCH: "scratch",
-}
 #: The metric column every claim reads (meV/atom).
 METRIC = "energy_mae_mev_per_atom"
 UNIT = "meV/atom"
@@ -97,6 +88,48 @@ CLAIM_EFFICIENCY = (
 
 
 @dataclass(frozen=True)
+class PaperCast:
+    """The registered methods standing for the paper's methods on one task.
+
+    Attributes:
+        method_2, method_3, method_4: registry names of the paper's Methods 2 (trainable
+            AtomRef), 3 (frozen GGA AtomRef) and 4 (refitted AtomRef).
+        scratch: registry name of training from scratch.
+    """
+
+    method_2: str
+    method_3: str
+    method_4: str
+    scratch: str
+
+    @classmethod
+    def of(cls, task: Task) -> PaperCast:
+        """Read from ``task.roles``.
+
+        Raises:
+            TaskError: the task names no methods of the paper (no ``roles.paper``).
+        """
+        roles = task.roles
+        if roles.paper is None or roles.scratch is None:
+            raise TaskError(
+                f"task {task.task} names no methods of the paper (roles.paper and roles.scratch "
+                "in its definition): there is nothing to check"
+            )
+        paper = roles.paper
+        return cls(paper.method_2, paper.method_3, paper.method_4, roles.scratch)
+
+    def paper_name(self, method: str) -> str:
+        """How the paper names ``method`` (``"Method 4"``, ``"scratch"``; others unchanged)."""
+        names = {
+            self.method_4: "Method 4",
+            self.method_2: "Method 2",
+            self.method_3: "Method 3",
+            self.scratch: "scratch",
+        }
+        return names.get(method, method)
+
+
+@dataclass(frozen=True)
 class ClaimCheck:
     """The verdict on one claim of the paper.
 
@@ -116,19 +149,16 @@ class ClaimCheck:
 
 @dataclass(frozen=True)
 class _Point:
-    """One summary row: a method at one fraction (MAE in meV/atom)."""
+    """One summary row: a method at one fraction (MAE in meV/atom), named as the paper does."""
 
     method: str
+    name: str
     fraction: float
     n_train_frames: int
     n_seeds: int
     mean: float
     low: float
     high: float
-
-    @property
-    def name(self) -> str:
-        return PAPER_NAMES.get(self.method, self.method)
 
     def why_unmeasurable(self) -> str | None:
         """Why this entry has no usable interval (None when it has one)."""
@@ -149,11 +179,16 @@ def check_paper_claims(summary: pd.DataFrame, task: Task) -> list[ClaimCheck]:
             version (``task`` / ``task_version`` columns, when present) are ignored. A method
             with several entries at one fraction (other hyperparameters) is not measurable
             there: pass one entry per method.
-        task: the task definition (its fractions, ``scaling_fit_min_frames`` and ``citable``).
+        task: the task definition (its fractions, ``scaling_fit_min_frames``, ``citable`` and
+            the ``roles`` naming the compared methods).
 
     Returns:
         Claims 1, 2 and 3, in that order (see the module docstring for the verdict rule).
+
+    Raises:
+        TaskError: the task names no methods of the paper (see :meth:`PaperCast.of`).
     """
+    cast = PaperCast.of(task)
     rows = _task_rows(summary, task)
     note = (
         ""
@@ -161,7 +196,11 @@ def check_paper_claims(summary: pd.DataFrame, task: Task) -> list[ClaimCheck]:
         else f" Task {task.task} is not citable (model-made labels): this is no evidence "
         "about r²SCAN itself."
     )
-    checks = [_claim_atomref(rows, task), _claim_small_n(rows, task), _claim_efficiency(rows)]
+    checks = [
+        _claim_atomref(rows, task, cast),
+        _claim_small_n(rows, task, cast),
+        _claim_efficiency(rows, cast),
+    ]
     return [ClaimCheck(c.claim, c.verdict, c.detail + note, c.rows) if note else c for c in checks]
 
 
@@ -184,9 +223,9 @@ def _nonzero_fractions(task: Task) -> list[float]:
     return [f for f in task.fractions.values if f > 0]
 
 
-def _point(rows: pd.DataFrame, method: str, fraction: float) -> _Point | str:
+def _point(rows: pd.DataFrame, method: str, fraction: float, cast: PaperCast) -> _Point | str:
     """The summary row of ``method`` at ``fraction``, or why there is none to compare."""
-    name = PAPER_NAMES.get(method, method)
+    name = cast.paper_name(method)
     if not len(rows):
         return f"{name} has no run at fraction {fraction:g}"
     found = rows[(rows["method"] == method) & _close(rows["fraction"], fraction)]
@@ -200,6 +239,7 @@ def _point(rows: pd.DataFrame, method: str, fraction: float) -> _Point | str:
     row = found.iloc[0]
     return _Point(
         method=method,
+        name=name,
         fraction=float(row["fraction"]),
         n_train_frames=int(row["n_train_frames"]),
         n_seeds=int(row["n_seeds"]),
@@ -232,7 +272,9 @@ def _compare(better: _Point, other: _Point) -> tuple[str, str]:
     return INCONCLUSIVE, "intervals overlap"
 
 
-def _comparison(rows: pd.DataFrame, better: str, other: str, fraction: float) -> dict[str, Any]:
+def _comparison(
+    rows: pd.DataFrame, better: str, other: str, fraction: float, cast: PaperCast
+) -> dict[str, Any]:
     """One evidence row: ``better`` against ``other`` at ``fraction``."""
     row: dict[str, Any] = {
         "fraction": fraction,
@@ -243,7 +285,7 @@ def _comparison(rows: pd.DataFrame, better: str, other: str, fraction: float) ->
         **dict.fromkeys(("other_n_seeds", "other_mean", "other_ci_low", "other_ci_high"), None),
         "ratio": None,
     }
-    first, second = _point(rows, better, fraction), _point(rows, other, fraction)
+    first, second = _point(rows, better, fraction, cast), _point(rows, other, fraction, cast)
     for prefix, point in (("", first), ("other_", second)):
         if isinstance(point, _Point):
             row.update(
@@ -336,12 +378,12 @@ def _claim_from_rows(claim: str, rows: list[dict[str, Any]], empty: str) -> Clai
 # ----------------------------------------------------------------------------- the claims
 
 
-def _claim_atomref(rows: pd.DataFrame, task: Task) -> ClaimCheck:
+def _claim_atomref(rows: pd.DataFrame, task: Task, cast: PaperCast) -> ClaimCheck:
     """Claim 1: Method 4 below Methods 2 and 3 at every nonzero fraction."""
     evidence = [
-        _comparison(rows, REFIT, other, fraction)
+        _comparison(rows, cast.method_4, other, fraction, cast)
         for fraction in _nonzero_fractions(task)
-        for other in (TRAINABLE, FROZEN)
+        for other in (cast.method_2, cast.method_3)
     ]
     return _claim_from_rows(CLAIM_ATOMREF, evidence, f"task {task.task} has no nonzero fraction")
 
@@ -352,14 +394,18 @@ def small_fractions(rows: pd.DataFrame, task: Task) -> list[float]:
     The task's smallest nonzero fraction, and every other nonzero fraction whose training
     frames (as the summary's rows of Method 4 or scratch state them) are fewer than the task's
     ``scaling_fit_min_frames``.
+
+    Raises:
+        TaskError: the task names no methods of the paper (see :meth:`PaperCast.of`).
     """
+    cast = PaperCast.of(task)
     nonzero = _nonzero_fractions(task)
     if not nonzero:
         return []
     chosen = [nonzero[0]]
     if rows.empty:
         return chosen
-    compared = rows[rows["method"].isin([REFIT, SCRATCH])]
+    compared = rows[rows["method"].isin([cast.method_4, cast.scratch])]
     for fraction in nonzero[1:]:
         frames = compared.loc[_close(compared["fraction"], fraction), "n_train_frames"]
         if len(frames) and int(frames.max()) < task.scaling_fit_min_frames:
@@ -367,26 +413,27 @@ def small_fractions(rows: pd.DataFrame, task: Task) -> list[float]:
     return chosen
 
 
-def _claim_small_n(rows: pd.DataFrame, task: Task) -> ClaimCheck:
+def _claim_small_n(rows: pd.DataFrame, task: Task, cast: PaperCast) -> ClaimCheck:
     """Claim 2: Method 4 below scratch at the small-N fractions."""
     evidence = [
-        _comparison(rows, REFIT, SCRATCH, fraction) for fraction in small_fractions(rows, task)
+        _comparison(rows, cast.method_4, cast.scratch, fraction, cast)
+        for fraction in small_fractions(rows, task)
     ]
     return _claim_from_rows(CLAIM_SMALL_N, evidence, f"task {task.task} has no nonzero fraction")
 
 
-def _curve(rows: pd.DataFrame, method: str) -> list[_Point]:
+def _curve(rows: pd.DataFrame, method: str, cast: PaperCast) -> list[_Point]:
     """A method's points with training frames > 0, sorted by frames (one entry per fraction)."""
     if not len(rows):
         return []
     found = rows[(rows["method"] == method) & (rows["n_train_frames"] > 0)]
-    points = [_point(rows, method, float(f)) for f in sorted(found["fraction"].unique())]
+    points = [_point(rows, method, float(f), cast) for f in sorted(found["fraction"].unique())]
     return sorted((p for p in points if isinstance(p, _Point)), key=lambda p: p.n_train_frames)
 
 
-def _claim_efficiency(rows: pd.DataFrame) -> ClaimCheck:
+def _claim_efficiency(rows: pd.DataFrame, cast: PaperCast) -> ClaimCheck:
     """Claim 3: the data-efficiency factor of Method 4 against scratch."""
-    refit, scratch = _curve(rows, REFIT), _curve(rows, SCRATCH)
+    refit, scratch = _curve(rows, cast.method_4, cast), _curve(rows, cast.scratch, cast)
     why = _efficiency_unmeasurable(rows, refit, scratch)
     if why is not None and not (refit and scratch):
         return ClaimCheck(CLAIM_EFFICIENCY, NOT_MEASURABLE, why, [])
@@ -395,8 +442,8 @@ def _claim_efficiency(rows: pd.DataFrame) -> ClaimCheck:
     row: dict[str, Any] = {
         "fraction": at.fraction,
         "n_train_frames": at.n_train_frames,
-        "method": REFIT,
-        "other": SCRATCH,
+        "method": cast.method_4,
+        "other": cast.scratch,
         "n_seeds": at.n_seeds,
         "mean": at.mean,
         "ci_low": at.low,

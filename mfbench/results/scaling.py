@@ -393,16 +393,14 @@ def transfer_gain(method_mae: npt.ArrayLike, baseline_mae: npt.ArrayLike) -> flo
     return float(gain) if gain.ndim == 0 else gain
 
 
-def transfer_gain_table(
-    df: pd.DataFrame, metric: str, baselines: Sequence[str] = ("zero-shot", "scratch")
-) -> pd.DataFrame:
+def transfer_gain_table(df: pd.DataFrame, metric: str, baselines: Sequence[str]) -> pd.DataFrame:
     """:func:`transfer_gain` of every method against each baseline at the same fraction.
 
     Args:
         df: per-(method, fraction) summary with columns ``method``, ``fraction`` and ``metric``
             (mean over seeds, in the metric's unit); one row per (method, fraction).
         metric: the MAE column.
-        baselines: method names to compare against.
+        baselines: method names to compare against (a task's ``roles.gain_baselines``).
 
     Returns:
         Columns ``method``, ``fraction``, ``metric`` and one ``gain_vs_<baseline>`` per
@@ -588,7 +586,7 @@ def scaling_table(
     df: pd.DataFrame,
     metric: str,
     min_frames: float,
-    scratch_method: str = "scratch",
+    scratch_method: str | None,
     auc_range: tuple[float, float] | None = None,
     per_seed: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -605,7 +603,8 @@ def scaling_table(
         metric: the MAE column to use, e.g. ``"energy_mae"``.
         min_frames: smallest ``n_train_frames`` in the power-law fit (``scaling_fit_min_frames``).
         scratch_method: the method that trains from scratch, the reference of the data
-            efficiency. When absent, the efficiency columns are NaN / None.
+            efficiency (a task's ``roles.scratch``). When None or absent from ``df``, the
+            efficiency columns are NaN / None.
         auc_range: ``(n_min, n_max)`` of the learning-curve area. Default: the range measured by
             every method with a positive-``n`` point, so areas are comparable across methods. A
             method that does not cover the range gets NaN.
@@ -626,8 +625,8 @@ def scaling_table(
         measured ``n``; ``auc`` of :func:`learning_curve_area` over ``auc_n_min``-``auc_n_max``.
     """
     curves = _curves_by_method(df, metric)
-    scratch = curves.get(scratch_method)
-    if scratch is None:
+    scratch = curves.get(scratch_method) if scratch_method is not None else None
+    if scratch_method is not None and scratch is None:
         logger.warning("no %r rows: data efficiency left empty", scratch_method)
     span = auc_range if auc_range is not None else _common_range(curves)
     if not span[0] < span[1]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -148,6 +148,50 @@ class MetricSpec(_Strict):
         return self
 
 
+class PaperMethods(_Strict):
+    """The methods of Huang et al. (2025) a task's runs stand for, by registry name.
+
+    Naming them turns on the paper check (:mod:`mfbench.results.paper_check`), which also
+    needs the task's ``scratch`` role (the paper's training from scratch).
+
+    Attributes:
+        method_2: fine-tuning with a trainable elemental reference (AtomRef).
+        method_3: fine-tuning with the frozen GGA elemental reference.
+        method_4: fine-tuning after refitting the elemental reference to the target labels.
+    """
+
+    method_2: str = Field(pattern=SAFE_NAME)
+    method_3: str = Field(pattern=SAFE_NAME)
+    method_4: str = Field(pattern=SAFE_NAME)
+
+
+class Roles(_Strict):
+    """What some methods stand for on the leaderboard, by registry name.
+
+    Roles change what the site compares, never what a task measures: a task without them
+    ranks the same runs, with no data-efficiency column, no transfer gains and no paper check.
+
+    Attributes:
+        scratch: the method that trains from scratch, the reference of the data efficiency
+            (frames it needs to match another method) and of the paper's claims 2 and 3.
+        gain_baselines: the methods every entry's transfer gain is measured against, at the
+            same fraction, in this order.
+        paper: the methods standing for the paper's Methods 2, 3 and 4 (needs ``scratch``).
+    """
+
+    scratch: str | None = Field(default=None, pattern=SAFE_NAME)
+    gain_baselines: list[Annotated[str, Field(pattern=SAFE_NAME)]] = Field(default_factory=list)
+    paper: PaperMethods | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Roles:
+        if len(set(self.gain_baselines)) != len(self.gain_baselines):
+            raise ValueError(f"gain_baselines repeat a name: {self.gain_baselines}")
+        if self.paper is not None and self.scratch is None:
+            raise ValueError("roles.paper needs roles.scratch (the paper compares with it)")
+        return self
+
+
 class ChangelogEntry(_Strict):
     """One dated change of a task definition."""
 
@@ -177,6 +221,8 @@ class Task(_Strict):
     #: page, CSV and badge then says the numbers must not be cited as r2SCAN results).
     citable: bool
     metrics: list[MetricSpec]
+    #: What some methods stand for on the site (none: no gains, efficiency or paper check).
+    roles: Roles = Field(default_factory=Roles)
     changelog: list[ChangelogEntry] = Field(min_length=1)
 
     _file: Path | None = PrivateAttr(default=None)

@@ -31,12 +31,6 @@ from mfbench.tasks.definition import Task
 
 #: Characters of a params hash shown in an entry label.
 HASH_SHOWN = 8
-#: The method that trains from scratch: the reference of the data-efficiency column.
-SCRATCH_METHOD = "scratch"
-#: The baselines every entry's transfer gain is measured against, at the same fraction.
-GAIN_BASELINES = ("zero-shot", SCRATCH_METHOD)
-
-
 #: Metrics of the main table (every fraction).
 TABLE_METRICS = (ENERGY, FORCE, STRESS, MAGMOM)
 
@@ -62,39 +56,6 @@ FRACTION_METRICS = (
     MAGMOM,
     DECOMPOSITION,
 )
-
-
-#: The banner and CSV notice of a task whose labels are not citable (``Task.citable`` False).
-NOT_CITABLE_NOTICE = "Labels from models, not r²SCAN: do not cite as r²SCAN results"
-
-
-def fidelity_name(fidelity: str) -> str:
-    """A fidelity as people write it: ``"r2scan"`` → ``"r²SCAN"``; others unchanged."""
-    return {"r2scan": "r²SCAN", "gga": "GGA", "pbe": "PBE"}.get(fidelity.lower(), fidelity)
-
-
-def citability_notice(task: str, definition: Task | None) -> str | None:
-    """The notice of a task whose numbers must not be cited; None when they may be.
-
-    Args:
-        task: the task's name.
-        definition: its definition, or None when it could not be loaded (then whether the
-            labels are citable is unknown, and the notice says so).
-
-    Returns:
-        E.g. ``"Labels from models, not r²SCAN: do not cite as r²SCAN results (task
-        surrogate-r2scan)."``, or None for a citable task.
-    """
-    if definition is None:
-        return (
-            f"Task {task}: its definition was not found, so whether its labels are citable "
-            "is unknown: do not cite."
-        )
-    if definition.citable:
-        return None
-    fidelity = fidelity_name(definition.target_fidelity)
-    text = NOT_CITABLE_NOTICE.replace("r²SCAN", fidelity)
-    return f"{text} (task {task})."
 
 
 @dataclass(frozen=True)
@@ -128,7 +89,7 @@ class Plot:
 
     Attributes:
         title: a heading.
-        svg: the ``<svg>`` element, checked by :func:`mfbench.leaderboard.svg.inline_svg`
+        svg: the ``<svg>`` element, checked by :func:`mfbench.html.svg.inline_svg`
             (marked safe for the template only after that check).
         caption: a sentence under the plot.
     """
@@ -145,7 +106,7 @@ class BadgeFile:
     Attributes:
         path: site-relative path of the badge file.
         svg: the standalone SVG document written to ``path``.
-        inline: the same badge checked by :func:`mfbench.leaderboard.svg.inline_svg`, for
+        inline: the same badge checked by :func:`mfbench.html.svg.inline_svg`, for
             the method page.
         task: the task's name.
         entry: the entry's label.
@@ -171,6 +132,8 @@ class TaskContent:
         summary: the paper-style table at the largest fraction (on the index).
         paper_check: "Does this reproduce the paper?": claim, verdict and detail, or None
             with the reason in ``paper_check_note``.
+        gains_note: why the task has no transfer gains at all (no ``roles.gain_baselines``);
+            empty when it names some (the section is then left out only if none of them ran).
         fit_notes: why an entry has no power-law fit, one sentence per reason.
     """
 
@@ -195,6 +158,7 @@ class TaskContent:
     fractions: list[Table] = field(default_factory=list)
     paper_check: Table | None = None
     paper_check_note: str = ""
+    gains_note: str = ""
     fit_notes: list[str] = field(default_factory=list)
 
     @property
