@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from mfbench.results.scaling import (
-    TABLE_COLUMNS,
     Bound,
     data_efficiency_factor,
     fit_power_law,
@@ -18,10 +17,10 @@ from mfbench.results.scaling import (
     learning_curve_area,
     mae_at_frames,
     no_fit_reason,
-    scaling_table,
     transfer_gain,
     transfer_gain_table,
 )
+from mfbench.results.scaling_table import TABLE_COLUMNS, scaling_table
 
 #: 13 points, 4 per decade, from 1e2 to 1e5 training frames.
 N = np.logspace(2, 5, 13)

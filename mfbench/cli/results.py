@@ -43,7 +43,8 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     """Summarize valid, compliant records over seeds; scaling and transfer gain."""
     from mfbench.results import comparable, records_frame, summarize, validate_records
     from mfbench.results.compliance import non_compliance
-    from mfbench.results.scaling import scaling_table, transfer_gain_table
+    from mfbench.results.scaling import transfer_gain_table
+    from mfbench.results.scaling_table import scaling_table
     from mfbench.tasks.definition import get_task
 
     metrics = list(args.metric or DEFAULT_METRICS)

@@ -1,7 +1,7 @@
 """A task's scaling section: power-law fits, data efficiency and the learning-curve plots.
 
 The data efficiency is measured against the task's ``roles.scratch``
-(:func:`mfbench.results.scaling.scaling_table`); a task without it leaves the column empty
+(:func:`mfbench.results.scaling_table.scaling_table`); a task without it leaves the column empty
 and says why.
 """
 
@@ -27,7 +27,7 @@ from mfbench.leaderboard.view_model import (
     Plot,
 )
 from mfbench.metrics.catalogue import MetricInfo
-from mfbench.results.scaling import TABLE_COLUMNS, scaling_table
+from mfbench.results.scaling_table import TABLE_COLUMNS, scaling_table
 
 
 def scaling_fits(
@@ -37,7 +37,7 @@ def scaling_fits(
     min_frames: float,
     scratch: str | None,
 ) -> dict[MetricInfo, pd.DataFrame]:
-    """:func:`mfbench.results.scaling.scaling_table` of each plotted metric, by entry label.
+    """:func:`mfbench.results.scaling_table.scaling_table` of each plotted metric, by entry label.
 
     Args:
         summary: the labelled summary of the ranked runs.
