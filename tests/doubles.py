@@ -44,6 +44,8 @@ OFFSET_BY_RATE = "tests.doubles:OffsetByRate"
 ORACLE = "tests.doubles:Oracle"
 #: Saves the data workers its context allowed.
 WORKERS_SEEN = "tests.doubles:WorkersSeen"
+#: Breaks the seeded-fit check: jitters its weights with an unseeded generator.
+SEEDS_ITSELF = "tests.doubles:SeedsItself"
 #: The spec of :class:`HiddenR2scanThroughContext`.
 CONTEXT_SPEC = "tests.doubles:HiddenR2scanThroughContext"
 #: The spec of :class:`HiddenR2scanDirect`.
@@ -231,3 +233,12 @@ class WorkersSeen(CompositionOnly):
     def save(self, directory: Path) -> None:
         super().save(directory)
         (Path(directory) / "workers.txt").write_text(str(self.workers_))
+
+
+class SeedsItself(CompositionOnly):
+    """Adds unseeded noise to its fitted weights (the conformance kit must catch it)."""
+
+    def fit(self, train, val, context):  # type: ignore[override]
+        super().fit(train, val, context)
+        self.weights_ = self.weights_ + np.random.default_rng().normal(size=94)
+        return self

@@ -19,7 +19,7 @@ from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 from mfbench.testing import KitData, assert_method_conforms, check_method, method_checks
 
-from .doubles import COMPOSITION_ONLY, CompositionOnly
+from .doubles import COMPOSITION_ONLY, SEEDS_ITSELF, CompositionOnly, SeedsItself
 
 
 @pytest.fixture
@@ -62,13 +62,6 @@ class DependsOnOrientation(CompositionOnly):
         tilt = np.array([s.lattice.matrix[0, 0] for s in structures])
         return LabelTable(table.energy_per_atom + tilt, table.forces, table.stress,
                           table.magmoms, table.atom_offsets)  # fmt: skip
-
-
-class SeedsItself(CompositionOnly):
-    def fit(self, train, val, context):  # type: ignore[override]
-        super().fit(train, val, context)
-        self.weights_ = self.weights_ + np.random.default_rng().normal(size=94)
-        return self
 
 
 @pytest.mark.parametrize(
@@ -126,7 +119,7 @@ def test_methods_check_runs_the_kit_from_the_command_line(
     report = json.loads(capsys.readouterr().out)
     assert [c["name"] for c in report["checks"]] == [c.__name__ for c in method_checks()]
     assert all(c["passed"] for c in report["checks"])
-    assert main([*argv[:2], "tests.test_conformance:SeedsItself", *argv[2:-1]]) == 1
+    assert main([*argv[:2], SEEDS_ITSELF, *argv[2:-1]]) == 1
     out = capsys.readouterr().out
     assert "FAIL  check_seeded_fit_repeats" in out and "checks passed" in out
 

@@ -28,6 +28,8 @@ from mfbench.models.chgnet import atomref_weights
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 
+from .doubles import COMPOSITION_ONLY
+
 
 def test_registry_finds_entry_points_and_specs() -> None:
     assert {"gga-floor", "zero-shot"} <= set(method_names())
@@ -56,8 +58,8 @@ def test_every_registered_method_is_described_with_its_parameters() -> None:
     assert list(stages.defaults())[:2] == ["stage1_share", "stage2_lr_factor"]
     assert stages.defaults()["learning_rate"] == 1e-3 and not stages.open_ended
     assert set(stages.defaults()) == set(MultiStage().get_params())
-    spec = describe_method("tests.test_runner:CompositionOnly")
-    assert (spec.name, spec.target) == ("composition-only", "tests.test_runner:CompositionOnly")
+    spec = describe_method(COMPOSITION_ONLY)
+    assert (spec.name, spec.target) == ("composition-only", "tests.doubles:CompositionOnly")
     assert spec.description.startswith("Energy from a least-squares elemental reference")
 
 
