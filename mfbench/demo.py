@@ -234,7 +234,7 @@ def _table_row(record: dict[str, Any]) -> dict[str, Any]:
         "n train": record["n_train_frames"],
     }
     for metric in TABLE_METRICS:
-        row[metric.header] = _formatted(values.get(metric.key), metric.fmt)
+        row[metric.header] = metric.format(values.get(metric.key))
     row["fit s"] = _formatted(record["timing"]["fit_seconds"], "{:.0f}")
     return row
 

@@ -29,8 +29,7 @@ def metrics_row(record: dict[str, Any], subset: str) -> dict[str, Any]:
     row: dict[str, Any] = {"model": record["model"]["name"], "test frames": subset}
     row["n"] = metrics.get("n_frames", 0)
     for metric in RECORD_METRICS:
-        value = metrics.get(metric.key)
-        row[metric.header] = "nan" if value is None or value != value else metric.format(value)
+        row[metric.header] = metric.format(metrics.get(metric.key))
     return row
 
 

@@ -33,9 +33,9 @@ class MetricInfo:
         """Column header with unit, e.g. ``"E MAE (meV/atom)"``."""
         return f"{self.short} ({self.unit})"
 
-    def format(self, value: float) -> str:
-        """``value`` as the CLI prints it (``fmt`` applied)."""
-        return self.fmt.format(value)
+    def format(self, value: float | None) -> str:
+        """``value`` as the CLI prints it (``fmt`` applied; ``"nan"`` when missing or NaN)."""
+        return "nan" if value is None or value != value else self.fmt.format(value)
 
 
 ENERGY = MetricInfo(
