@@ -31,12 +31,12 @@ TASKS_ENV = "MFBENCH_TASKS"
 
 
 def tasks_dir() -> Path:
-    """Folder of the shipped task YAML files: the checkout's ``tasks/``.
+    """Folder of the shipped task YAML files, ``mfbench/tasks/shipped/``.
 
-    mfbench is installed from a checkout (``pip install -e .``); task files live at the
-    repository's top level next to the package, as the design asks.
+    They are package data, so an installed wheel (``pip install .``) defines the same tasks
+    as a checkout and checks the same records.
     """
-    return PACKAGE_DIR.parent / "tasks"
+    return PACKAGE_DIR / "tasks" / "shipped"
 
 
 def user_task_paths() -> list[Path]:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
-
-import pytest
 
 import mfbench.html
 from mfbench.html.environment import TEMPLATE_FOLDER, TEMPLATES, environment, template_text
@@ -60,34 +56,3 @@ def test_the_diagnostics_never_import_the_leaderboard() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]"
-
-
-@pytest.mark.slow
-def test_a_built_wheel_holds_every_template(tmp_path: Path) -> None:
-    source = tmp_path / "src"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    for name in ("mfbench", "baselines"):
-        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            str(source),
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path / "dist"),
-        ],
-        check=True,
-        capture_output=True,
-        cwd=tmp_path,
-    )
-    (wheel,) = (tmp_path / "dist").glob("mfbench-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
-    missing = [n for n in TEMPLATES if f"mfbench/html/templates/{n}" not in names]
-    assert not missing, f"{wheel.name} lacks {missing}"

@@ -23,14 +23,7 @@ task without them has no paper check. The claims, with the shipped tasks' baseli
    :func:`mfbench.results.scaling.data_efficiency_factor`; it may only be a bound (e.g.
    ``> 8×`` when scratch never reaches the target within its measured frames).
 
-Verdict rule of one comparison (one fraction, the claimed-better entry against the other):
-
-- ``"not measurable"`` when an entry is missing from the summary, has one seed (no interval),
-  or has no finite interval; the detail says which and why;
-- otherwise, with at least 2 seeds per compared entry, ``"reproduced"`` when the claimed order
-  holds and the two 95 % intervals do not overlap (upper end of the better entry below the
-  lower end of the other), ``"not reproduced"`` when the opposite order holds with
-  non-overlapping intervals, and ``"inconclusive"`` when the intervals overlap.
+Each comparison of claims 1 and 2 follows :mod:`mfbench.results.comparison`'s verdict rule.
 
 Claim 3 compares a factor with :data:`CLAIMED_FACTOR` instead: it is read three times, from the
 means, pessimistically (Method 4 at the upper end of its interval against scratch at the lower
@@ -39,40 +32,51 @@ pessimistic factor is at least :data:`CLAIMED_FACTOR`, ``"not reproduced"`` when
 optimistic one is below it, else ``"inconclusive"``; a bound counts only where it decides
 (``> 12×`` proves at least 10, ``≤ 4×`` proves less than 10).
 
-A claim over several comparisons is ``"not reproduced"`` when any comparison is,
-``"reproduced"`` when every comparison is, ``"not measurable"`` when none is measurable, and
-``"inconclusive"`` otherwise (some comparisons reproduced or inconclusive, others not
-measurable or inconclusive).
+A claim over several comparisons is combined as :func:`mfbench.results.comparison.combine`
+says.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from mfbench.errors import TaskError
+from mfbench.results.comparison import (
+    INCONCLUSIVE,
+    METRIC,
+    NOT_MEASURABLE,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    UNIT,
+    VERDICTS,
+    ClaimCheck,
+    Entry,
+    claim_from_rows,
+    close_to,
+    comparison,
+    entry,
+    factor_text,
+    seeds_text,
+    value_text,
+)
 from mfbench.results.scaling import Bound, data_efficiency_factor
 from mfbench.tasks.definition import Task
 
 logger = logging.getLogger(__name__)
 
-#: The metric column every claim reads (meV/atom).
-METRIC = "energy_mae_mev_per_atom"
-UNIT = "meV/atom"
+__all__ = [
+    "CLAIMED_FACTOR", "INCONCLUSIVE", "NOT_MEASURABLE", "NOT_REPRODUCED", "REPRODUCED",
+    "VERDICTS", "ClaimCheck", "PaperCast", "check_paper_claims", "small_fractions",
+]  # fmt: skip
+
 #: Claim 3: the paper's ~1K frames with pretraining against ~10K from scratch.
 CLAIMED_FACTOR = 10.0
-
-REPRODUCED = "reproduced"
-NOT_REPRODUCED = "not reproduced"
-INCONCLUSIVE = "inconclusive"
-NOT_MEASURABLE = "not measurable"
-#: Every verdict, in this order of strength.
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_MEASURABLE)
 
 CLAIM_ATOMREF = (
     "Refitting the elemental reference (Method 4) gives a lower energy MAE than fine-tuning "
@@ -129,46 +133,6 @@ class PaperCast:
         return names.get(method, method)
 
 
-@dataclass(frozen=True)
-class ClaimCheck:
-    """The verdict on one claim of the paper.
-
-    Attributes:
-        claim: the claim, in words.
-        verdict: one of :data:`VERDICTS`.
-        detail: the evidence in words: means, 95 % intervals (meV/atom), seeds, ratios, and why
-            a comparison is not measurable.
-        rows: the evidence per fraction, plain values (JSON-ready; NaN where unknown).
-    """
-
-    claim: str
-    verdict: str
-    detail: str
-    rows: list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class _Point:
-    """One summary row: a method at one fraction (MAE in meV/atom), named as the paper does."""
-
-    method: str
-    name: str
-    fraction: float
-    n_train_frames: int
-    n_seeds: int
-    mean: float
-    low: float
-    high: float
-
-    def why_unmeasurable(self) -> str | None:
-        """Why this entry has no usable interval (None when it has one)."""
-        if self.n_seeds < 2:
-            return f"{self.name}: one seed, no interval"
-        if not all(math.isfinite(v) for v in (self.mean, self.low, self.high)):
-            return f"{self.name}: no finite interval"
-        return None
-
-
 def check_paper_claims(summary: pd.DataFrame, task: Task) -> list[ClaimCheck]:
     """Check the paper's three claims on the summary of one task.
 
@@ -223,169 +187,17 @@ def _nonzero_fractions(task: Task) -> list[float]:
     return [f for f in task.fractions.values if f > 0]
 
 
-def _point(rows: pd.DataFrame, method: str, fraction: float, cast: PaperCast) -> _Point | str:
-    """The summary row of ``method`` at ``fraction``, or why there is none to compare."""
-    name = cast.paper_name(method)
-    if not len(rows):
-        return f"{name} has no run at fraction {fraction:g}"
-    found = rows[(rows["method"] == method) & _close(rows["fraction"], fraction)]
-    if len(found) == 0:
-        return f"{name} has no run at fraction {fraction:g}"
-    if len(found) > 1:
-        return (
-            f"{name} has {len(found)} entries at fraction {fraction:g} (other hyperparameters); "
-            "check one entry at a time"
-        )
-    row = found.iloc[0]
-    return _Point(
-        method=method,
-        name=name,
-        fraction=float(row["fraction"]),
-        n_train_frames=int(row["n_train_frames"]),
-        n_seeds=int(row["n_seeds"]),
-        mean=_float(row.get(f"{METRIC}_mean")),
-        low=_float(row.get(f"{METRIC}_ci_low")),
-        high=_float(row.get(f"{METRIC}_ci_high")),
-    )
-
-
-def _close(values: pd.Series, fraction: float) -> pd.Series:
-    return values.map(lambda v: math.isclose(float(v), fraction, rel_tol=1e-9, abs_tol=1e-12))
-
-
-def _float(value: Any) -> float:
-    return math.nan if value is None else float(value)
-
-
-# ----------------------------------------------------------------------------- comparisons
-
-
-def _compare(better: _Point, other: _Point) -> tuple[str, str]:
-    """Verdict and reason of "``better`` has the lower MAE" (see the module docstring)."""
-    reasons = [r for r in (better.why_unmeasurable(), other.why_unmeasurable()) if r]
-    if reasons:
-        return NOT_MEASURABLE, "; ".join(reasons)
-    if better.high < other.low:
-        return REPRODUCED, "intervals do not overlap"
-    if better.low > other.high:
-        return NOT_REPRODUCED, "intervals do not overlap, in the opposite order"
-    return INCONCLUSIVE, "intervals overlap"
-
-
-def _comparison(
-    rows: pd.DataFrame, better: str, other: str, fraction: float, cast: PaperCast
-) -> dict[str, Any]:
-    """One evidence row: ``better`` against ``other`` at ``fraction``."""
-    row: dict[str, Any] = {
-        "fraction": fraction,
-        "method": better,
-        "other": other,
-        "n_train_frames": None,
-        **dict.fromkeys(("n_seeds", "mean", "ci_low", "ci_high"), None),
-        **dict.fromkeys(("other_n_seeds", "other_mean", "other_ci_low", "other_ci_high"), None),
-        "ratio": None,
-    }
-    first, second = _point(rows, better, fraction, cast), _point(rows, other, fraction, cast)
-    for prefix, point in (("", first), ("other_", second)):
-        if isinstance(point, _Point):
-            row.update(
-                {f"{prefix}n_seeds": point.n_seeds, f"{prefix}mean": point.mean,
-                 f"{prefix}ci_low": point.low, f"{prefix}ci_high": point.high}
-            )  # fmt: skip
-            row["n_train_frames"] = point.n_train_frames
-    if isinstance(first, str) or isinstance(second, str):
-        missing = [p for p in (first, second) if isinstance(p, str)]
-        row.update(verdict=NOT_MEASURABLE, reason="; ".join(missing))
-    else:
-        if first.mean > 0 and math.isfinite(second.mean):
-            row["ratio"] = second.mean / first.mean
-        verdict, reason = _compare(first, second)
-        row.update(verdict=verdict, reason=reason)
-    row["text"] = _comparison_text(row, first, second)
-    return row
-
-
-def _comparison_text(row: dict[str, Any], first: _Point | str, second: _Point | str) -> str:
-    """One comparison in words.
-
-    E.g. ``fraction 0.1 (375 frames, 3 seeds): Method 4 913 [880, 950] vs Method 3 16,816
-    [16,500, 17,100] meV/atom (18× lower): reproduced (intervals do not overlap)``.
-    """
-    head = f"fraction {row['fraction']:g}"
-    if isinstance(first, _Point) and isinstance(second, _Point):
-        seeds = (
-            f"{first.n_seeds} seed{'s' if first.n_seeds != 1 else ''}"
-            if first.n_seeds == second.n_seeds
-            else f"{first.n_seeds} and {second.n_seeds} seeds"
-        )
-        head += f" ({first.n_train_frames:,} frames, {seeds})"
-        head += f": {first.name} {_value(first)} vs {second.name} {_value(second)} {UNIT}"
-        if row["ratio"] is not None:
-            head += f" ({_ratio_text(row['ratio'])})"
-    return f"{head}: {row['verdict']} ({row['reason']})"
-
-
-def _value(point: _Point) -> str:
-    """``913 [880, 950]``, or the mean alone without an interval."""
-    if point.n_seeds < 2 or not (math.isfinite(point.low) and math.isfinite(point.high)):
-        return _number(point.mean)
-    return f"{_number(point.mean)} [{_number(point.low)}, {_number(point.high)}]"
-
-
-def _number(value: float) -> str:
-    """Three significant digits, whole numbers from 100 on, thousands separated."""
-    if not math.isfinite(value):
-        return "–"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
-
-
-def _ratio_text(ratio: float) -> str:
-    """``18× lower`` (the other's mean over the claimed-better one's), or ``1.3× higher``."""
-    if ratio >= 1:
-        return f"{_factor(ratio)} lower"
-    return f"{_factor(1 / ratio)} higher" if ratio > 0 else "other MAE is 0"
-
-
-def _factor(value: float) -> str:
-    return f"{value:,.0f}×" if value >= 10 else f"{value:.3g}×"
-
-
-def _combine(verdicts: Sequence[str]) -> str:
-    """The verdict of a claim from those of its comparisons (see the module docstring)."""
-    if not verdicts or all(v == NOT_MEASURABLE for v in verdicts):
-        return NOT_MEASURABLE
-    if NOT_REPRODUCED in verdicts:
-        return NOT_REPRODUCED
-    if all(v == REPRODUCED for v in verdicts):
-        return REPRODUCED
-    return INCONCLUSIVE
-
-
-def _claim_from_rows(claim: str, rows: list[dict[str, Any]], empty: str) -> ClaimCheck:
-    """A claim judged by its comparisons; ``empty`` says why there is none."""
-    if not rows:
-        return ClaimCheck(claim, NOT_MEASURABLE, empty, [])
-    verdict = _combine([r["verdict"] for r in rows])
-    counts = ", ".join(
-        f"{sum(r['verdict'] == v for r in rows)} {v}"
-        for v in VERDICTS
-        if any(r["verdict"] == v for r in rows)
-    )
-    detail = f"{len(rows)} comparison(s): {counts}. " + ". ".join(r["text"] for r in rows) + "."
-    return ClaimCheck(claim, verdict, detail, rows)
-
-
 # ----------------------------------------------------------------------------- the claims
 
 
 def _claim_atomref(rows: pd.DataFrame, task: Task, cast: PaperCast) -> ClaimCheck:
     """Claim 1: Method 4 below Methods 2 and 3 at every nonzero fraction."""
     evidence = [
-        _comparison(rows, cast.method_4, other, fraction, cast)
+        comparison(rows, cast.method_4, other, fraction, cast.paper_name)
         for fraction in _nonzero_fractions(task)
         for other in (cast.method_2, cast.method_3)
     ]
-    return _claim_from_rows(CLAIM_ATOMREF, evidence, f"task {task.task} has no nonzero fraction")
+    return claim_from_rows(CLAIM_ATOMREF, evidence, f"task {task.task} has no nonzero fraction")
 
 
 def small_fractions(rows: pd.DataFrame, task: Task) -> list[float]:
@@ -407,7 +219,7 @@ def small_fractions(rows: pd.DataFrame, task: Task) -> list[float]:
         return chosen
     compared = rows[rows["method"].isin([cast.method_4, cast.scratch])]
     for fraction in nonzero[1:]:
-        frames = compared.loc[_close(compared["fraction"], fraction), "n_train_frames"]
+        frames = compared.loc[close_to(compared["fraction"], fraction), "n_train_frames"]
         if len(frames) and int(frames.max()) < task.scaling_fit_min_frames:
             chosen.append(fraction)
     return chosen
@@ -416,19 +228,21 @@ def small_fractions(rows: pd.DataFrame, task: Task) -> list[float]:
 def _claim_small_n(rows: pd.DataFrame, task: Task, cast: PaperCast) -> ClaimCheck:
     """Claim 2: Method 4 below scratch at the small-N fractions."""
     evidence = [
-        _comparison(rows, cast.method_4, cast.scratch, fraction, cast)
+        comparison(rows, cast.method_4, cast.scratch, fraction, cast.paper_name)
         for fraction in small_fractions(rows, task)
     ]
-    return _claim_from_rows(CLAIM_SMALL_N, evidence, f"task {task.task} has no nonzero fraction")
+    return claim_from_rows(CLAIM_SMALL_N, evidence, f"task {task.task} has no nonzero fraction")
 
 
-def _curve(rows: pd.DataFrame, method: str, cast: PaperCast) -> list[_Point]:
+def _curve(rows: pd.DataFrame, method: str, cast: PaperCast) -> list[Entry]:
     """A method's points with training frames > 0, sorted by frames (one entry per fraction)."""
     if not len(rows):
         return []
     found = rows[(rows["method"] == method) & (rows["n_train_frames"] > 0)]
-    points = [_point(rows, method, float(f), cast) for f in sorted(found["fraction"].unique())]
-    return sorted((p for p in points if isinstance(p, _Point)), key=lambda p: p.n_train_frames)
+    points = [
+        entry(rows, method, float(f), cast.paper_name) for f in sorted(found["fraction"].unique())
+    ]
+    return sorted((p for p in points if isinstance(p, Entry)), key=lambda p: p.n_train_frames)
 
 
 def _claim_efficiency(rows: pd.DataFrame, cast: PaperCast) -> ClaimCheck:
@@ -458,9 +272,9 @@ def _claim_efficiency(rows: pd.DataFrame, cast: PaperCast) -> ClaimCheck:
     }
     head = (
         f"Method 4 at fraction {at.fraction:g} ({at.n_train_frames:,} frames, "
-        f"{_seeds(at.n_seeds)}): {_value(at)} {UNIT}; scratch measured at "
+        f"{seeds_text(at.n_seeds)}): {value_text(at)} {UNIT}; scratch measured at "
         f"{', '.join(f'{p.n_train_frames:,}' for p in scratch)} frames "
-        f"({', '.join(_value(p) for p in scratch)} {UNIT}). "
+        f"({', '.join(value_text(p) for p in scratch)} {UNIT}). "
         f"Factor from the means: {_bound_text(central)}"
     )
     if why is not None:
@@ -482,7 +296,7 @@ def _claim_efficiency(rows: pd.DataFrame, cast: PaperCast) -> ClaimCheck:
 
 
 def _efficiency_unmeasurable(
-    rows: pd.DataFrame, refit: list[_Point], scratch: list[_Point]
+    rows: pd.DataFrame, refit: list[Entry], scratch: list[Entry]
 ) -> str | None:
     """Why claim 3 cannot be judged (None when it can)."""
     if not refit:
@@ -500,10 +314,10 @@ def _efficiency_unmeasurable(
 
 
 def _factor_from(
-    at: _Point,
-    scratch: list[_Point],
-    target_of: Callable[[_Point], float],
-    curve_of: Callable[[_Point], float],
+    at: Entry,
+    scratch: list[Entry],
+    target_of: Callable[[Entry], float],
+    curve_of: Callable[[Entry], float],
 ) -> Bound | None:
     """A data-efficiency factor read off chosen ends of the intervals.
 
@@ -557,8 +371,4 @@ def _bound_text(bound: Bound | None) -> str:
     if bound is None:
         return "not computable (an interval end is not positive)"
     prefix = {"exact": "", "more-than": "> ", "at-most": "≤ "}[bound.kind]
-    return f"{prefix}{_factor(bound.value)}"
-
-
-def _seeds(n: int) -> str:
-    return f"{n} seed" + ("" if n == 1 else "s")
+    return f"{prefix}{factor_text(bound.value)}"

@@ -27,9 +27,7 @@ one record become problem lines of that record, and the others are still checked
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,10 +39,16 @@ from mfbench.data.checksum import fingerprint
 from mfbench.data.labels import LabelTable
 from mfbench.errors import MfbenchError, NotPreparedError, UnknownNameError
 from mfbench.evaluation import EvaluationFrames, score
-from mfbench.methods.checkpoint_log import ENTRY_TYPES as CHECKPOINT_ENTRY_TYPES
 from mfbench.results.agreement import differences
 from mfbench.results.predictions import InvalidPredictionsError, parse_predictions
-from mfbench.results.record import RESULT_SCHEMA, check_record_keys, params_hash, predictions_file
+from mfbench.results.record import predictions_file
+from mfbench.results.record_fields import (
+    RecordError,
+    check_identity,
+    check_provenance,
+    get_field,
+    read_record,
+)
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import get_task
 
@@ -104,10 +108,6 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-class _RecordError(Exception):
-    """A problem that stops the validation of one record (its message is the problem line)."""
-
-
 class _CannotCheckError(Exception):
     """This machine cannot check the record: ``str(exc)`` says why, :attr:`fix` what to run."""
 
@@ -165,16 +165,16 @@ def validate_record(path: Path | str, *, cache: TaskCache | None = None) -> Vali
     record: dict[str, Any] | None = None
     recomputed: dict[str, Any] | None = None
     try:
-        record = _read_record(path)
-        _check_identity(record, problems)
-        _check_provenance(record, problems)
+        record = read_record(path)
+        check_identity(record, problems)
+        check_provenance(record, problems)
         predicted_ids, predicted = _read_predictions(path, record, problems)
         data, frames = _task_data(record, cache if cache is not None else {})
         _check_task(record, data, problems)
         table = _align(predicted_ids, predicted, data, frames, problems)
         _check_training_fraction(record, data, problems)
         recomputed = _check_scores(record, data, frames, table, problems)
-    except _RecordError as exc:
+    except RecordError as exc:
         problems.append(str(exc))
     except _CannotCheckError as exc:
         if not problems:  # nothing found wrong, and the rest cannot be checked here
@@ -190,121 +190,6 @@ def validate_record(path: Path | str, *, cache: TaskCache | None = None) -> Vali
     return report
 
 
-def _read_record(path: Path) -> dict[str, Any]:
-    """The parsed record, checked against the result schema."""
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _RecordError(f"{path}: cannot read the result record ({exc})") from exc
-    if not isinstance(record, dict):
-        raise _RecordError(f"{path}: a result record must be a JSON object")
-    try:
-        check_record_keys(record)
-    except ValueError as exc:
-        raise _RecordError(f"{path}: {exc} (expected schema {RESULT_SCHEMA!r})") from exc
-    return record
-
-
-#: A sha256 as records write it.
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-#: Fields of a record's ``method.source`` and their types (those of ``checkpoints`` entries are
-#: :data:`mfbench.methods.checkpoint_log.ENTRY_TYPES`).
-_SOURCE_FIELDS = {"module": str, "file": str, "sha256": str, "distribution": (str, type(None))}
-
-
-def _check_identity(record: dict[str, Any], problems: list[str]) -> None:
-    """The run's seed and hyperparameters: how runs are grouped, so they must be what they say.
-
-    The seed must be an integer in [0, 2**63); ``method.params`` an object whose sha256
-    (:func:`mfbench.results.record.params_hash`) is the record's ``method.params_hash``.
-    """
-    seed = record["seed"]
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
-        problems.append(f"seed: {seed!r} is not an integer in [0, 2**63)")
-    method = _get(record, "method", dict)
-    params = method.get("params")
-    if not isinstance(params, dict):
-        problems.append(f"method.params: {params!r} is not an object")
-    elif method.get("params_hash") != params_hash(params):
-        problems.append(
-            f"method.params_hash: stored {method.get('params_hash')!r}, the hyperparameters "
-            f"stated hash to {params_hash(params)!r}"
-        )
-    if "selection" in record:
-        _check_selection(record["selection"], params, problems)
-
-
-def _check_selection(selection: Any, params: Any, problems: list[str]) -> None:
-    """A selection block must hash right and choose one of its own scored candidates."""
-    if not isinstance(selection, dict):
-        problems.append(f"selection: {type(selection).__name__}, not an object")
-        return
-    requested, chosen = selection.get("requested_params"), selection.get("chosen")
-    candidates = selection.get("candidates")
-    if not (isinstance(requested, dict) and isinstance(chosen, dict)
-            and isinstance(candidates, list)):  # fmt: skip
-        problems.append("selection: requested_params, chosen and candidates must be given")
-        return
-    if selection.get("requested_params_hash") != params_hash(requested):
-        problems.append(
-            f"selection.requested_params_hash: stored {selection.get('requested_params_hash')!r},"
-            f" the requested hyperparameters hash to {params_hash(requested)!r}"
-        )
-    if params != {**requested, **chosen}:
-        problems.append("method.params are not the requested ones with the chosen grid values")
-    scored = [
-        c.get("params") for c in candidates if isinstance(c, dict) and c.get("status") == "ok"
-    ]
-    if chosen not in scored:
-        problems.append(f"selection.chosen {chosen} is not a scored candidate")
-
-
-def _check_provenance(record: dict[str, Any], problems: list[str]) -> None:
-    """``checkpoints`` and ``method.source`` must have the runner's form (compliance reads them).
-
-    They cannot be recomputed (they say what the run read), but a malformed entry would hide
-    a checkpoint from :mod:`mfbench.results.compliance`, so it rejects the record.
-    """
-    checkpoints = record["checkpoints"]
-    if not isinstance(checkpoints, list):
-        problems.append(f"checkpoints: {type(checkpoints).__name__}, not a list")
-        checkpoints = []
-    entries = [
-        (f"checkpoints[{i}]", entry, CHECKPOINT_ENTRY_TYPES) for i, entry in enumerate(checkpoints)
-    ]
-    entries.append(("method.source", _get(record, "method", dict).get("source"), _SOURCE_FIELDS))
-    for where, entry, fields in entries:
-        if not isinstance(entry, dict) or set(entry) != set(fields):
-            problems.append(f"{where}: {entry!r} does not have exactly the fields {sorted(fields)}")
-            continue
-        for key, kind in fields.items():
-            value = entry[key]
-            if not isinstance(value, kind) or isinstance(value, bool):
-                problems.append(f"{where}.{key}: {value!r} is not a {_type_names(kind)}")
-        if not (isinstance(entry["sha256"], str) and _SHA256.fullmatch(entry["sha256"])):
-            problems.append(f"{where}.sha256: {entry['sha256']!r} is not a sha256 in hex")
-
-
-def _get(record: dict[str, Any], dotted: str, kind: type | tuple[type, ...]) -> Any:
-    """The value at ``dotted`` (``"task.name"``) in ``record``, which must be a ``kind``."""
-    value: Any = record
-    for key in dotted.split("."):
-        if not isinstance(value, dict) or key not in value:
-            raise _RecordError(f"record field {dotted} is missing")
-        value = value[key]
-    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-        raise _RecordError(f"record field {dotted} is {value!r}, not a {_type_names(kind)}")
-    return value
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _type_names(kind: type | tuple[type, ...]) -> str:
-    return " or ".join(k.__name__ for k in _as_tuple(kind))
-
-
 def _read_predictions(
     path: Path, record: dict[str, Any], problems: list[str]
 ) -> tuple[list[str], LabelTable]:
@@ -314,23 +199,23 @@ def _read_predictions(
         ``(frame_ids, table)``: the ``[n]`` frame ids of the file, in its row order, and the
         predictions as a :class:`LabelTable` with ``n`` frames.
     """
-    name = _get(record, "predictions.file", str)
-    stored_sha = _get(record, "predictions.sha256", str)
+    name = get_field(record, "predictions.file", str)
+    stored_sha = get_field(record, "predictions.sha256", str)
     try:
         file = predictions_file(path.parent, name)
     except ValueError as exc:
-        raise _RecordError(f"{path}: {exc}") from exc
+        raise RecordError(f"{path}: {exc}") from exc
     try:
         blob = file.read_bytes()
     except OSError as exc:
-        raise _RecordError(f"{file}: cannot read the predictions file ({exc})") from exc
+        raise RecordError(f"{file}: cannot read the predictions file ({exc})") from exc
     actual_sha = hashlib.sha256(blob).hexdigest()
     if actual_sha != stored_sha:
         problems.append(f"{file}: sha256 {actual_sha} differs from the record's {stored_sha}")
     try:
         return parse_predictions(file, blob)
     except InvalidPredictionsError as exc:
-        raise _RecordError(str(exc)) from exc
+        raise RecordError(str(exc)) from exc
 
 
 def _task_data(record: dict[str, Any], cache: TaskCache) -> tuple[TaskData, EvaluationFrames]:
@@ -341,7 +226,7 @@ def _task_data(record: dict[str, Any], cache: TaskCache) -> tuple[TaskData, Eval
             a user-supplied dataset that is not prepared, or a home folder that cannot be
             written); the embedded dataset is prepared on demand by :meth:`TaskData.load`.
     """
-    name = _get(record, "task.name", str)
+    name = get_field(record, "task.name", str)
     if name not in cache:
         try:
             data = TaskData.load(get_task(name))
@@ -373,28 +258,28 @@ def _check_task(record: dict[str, Any], data: TaskData, problems: list[str]) -> 
             or of a dataset prepared from another source than the store here (one its registry
             pin allows: the pinned file, or any file when the record states an accepted
             mismatch or the registry pins none).
-        _RecordError: the split differs although task version and dataset agree, or the
+        RecordError: the split differs although task version and dataset agree, or the
             record claims a dataset source its registry pin rules out.
     """
     task = data.task
-    version = _get(record, "task.version", int)
+    version = get_field(record, "task.version", int)
     if version != task.version:
         raise _CannotCheckError(
             f"the record is of task {task.task} version {version}, this mfbench defines version "
             f"{task.version}; metrics not recomputed",
             f"validate it with an mfbench release whose task {task.task} is version {version} "
-            f"(see the changelog in tasks/{task.task}.yaml)",
+            f"(see the changelog in mfbench/tasks/shipped/{task.task}.yaml)",
         )
     _check_dataset_source(record, data)
     fingerprints = data.split.fingerprints()
     for key in ("split", "test"):
-        stored = _get(record, f"task.{key}_fingerprint", str)
+        stored = get_field(record, f"task.{key}_fingerprint", str)
         if stored != fingerprints[key]:
-            raise _RecordError(
+            raise RecordError(
                 f"task.{key}_fingerprint: the record has {stored}, task {task.task} "
                 f"version {task.version} gives {fingerprints[key]}; metrics not recomputed"
             )
-    fidelity = _get(record, "task.target_fidelity", str)
+    fidelity = get_field(record, "task.target_fidelity", str)
     if fidelity != task.target_fidelity:
         problems.append(
             f"task.target_fidelity: stored {fidelity!r}, the task has {task.target_fidelity!r}"
@@ -405,7 +290,7 @@ def _check_task(record: dict[str, Any], data: TaskData, problems: list[str]) -> 
         "dataset.version": meta["dataset"]["version"],
     }
     for key, value in expected.items():
-        stored = _get(record, key, (str, type(None)))
+        stored = get_field(record, key, (str, type(None)))
         if stored != value:
             problems.append(f"{key}: stored {stored!r}, the prepared dataset has {value!r}")
 
@@ -413,14 +298,16 @@ def _check_task(record: dict[str, Any], data: TaskData, problems: list[str]) -> 
 def _check_dataset_source(record: dict[str, Any], data: TaskData) -> None:
     """The record's dataset source must be the store's, or one its registry pin allows."""
     source = data.store.meta["source"]
-    stored = _get(record, "dataset.sha256", (str, type(None)))
+    stored = get_field(record, "dataset.sha256", (str, type(None)))
     if stored == source["sha256"]:
         return
     dataset = data.store.meta["dataset"]["id"]
     pin = source.get("expected_sha256")
-    accepted = _get(record, "dataset.checksum_status", (str, type(None))) == "mismatch-accepted"
+    accepted = (
+        get_field(record, "dataset.checksum_status", (str, type(None))) == "mismatch-accepted"
+    )
     if pin is not None and stored != pin and not accepted:
-        raise _RecordError(
+        raise RecordError(
             f"dataset.sha256: the record has {stored}, but the registry pins {dataset} to "
             f"{pin} and the record states no accepted checksum mismatch; metrics not recomputed"
         )
@@ -462,7 +349,7 @@ def _align(
         )
     missing = [i for i in needed if i not in row_of]
     if missing:
-        raise _RecordError(
+        raise RecordError(
             f"predictions lack {len(missing)} of the {len(needed)} frame(s) task "
             f"{data.task.task} asks for: {_name_ids(missing)}; metrics not recomputed"
         )
@@ -470,7 +357,7 @@ def _align(
     expected_atoms = np.diff(data.store.atom_offsets[:])[frames.needed]
     wrong = [needed[k] for k in np.flatnonzero(table.n_atoms != expected_atoms)]
     if wrong:
-        raise _RecordError(
+        raise RecordError(
             f"predictions have the wrong number of atoms for {_name_ids(wrong)}; "
             "metrics not recomputed"
         )
@@ -485,15 +372,15 @@ def _name_ids(ids: list[str]) -> str:
 
 def _check_training_fraction(record: dict[str, Any], data: TaskData, problems: list[str]) -> None:
     """The fraction must be one of the task's; its size and fingerprint must match."""
-    fraction = _get(record, "fraction", (int, float))
+    fraction = get_field(record, "fraction", (int, float))
     if fraction not in data.task.fractions.values:
-        raise _RecordError(
+        raise RecordError(
             f"fraction: {fraction} is not one of task {data.task.task}'s "
             f"{data.task.fractions.values}; metrics not recomputed"
         )
     train = data.split.train_fraction(fraction)
-    _compare_into(problems, "n_train_frames", _get(record, "n_train_frames", int), len(train))
-    stored = _get(record, "task.train_fraction_fingerprint", str)
+    _compare_into(problems, "n_train_frames", get_field(record, "n_train_frames", int), len(train))
+    stored = get_field(record, "task.train_fraction_fingerprint", str)
     computed = fingerprint(data.store.frame_ids[train])
     if stored != computed:
         problems.append(f"task.train_fraction_fingerprint: stored {stored}, computed {computed}")
@@ -511,17 +398,17 @@ def _check_scores(
     Returns:
         What mfbench computes: ``coverage``, ``metrics``, ``per_element_energy_mae``.
     """
-    fraction = _get(record, "fraction", (int, float))
+    fraction = get_field(record, "fraction", (int, float))
     try:
         recomputed = score(data, frames, predicted, float(fraction))
     except ValueError as exc:
-        raise _RecordError(f"the predictions cannot be scored: {exc}") from exc
+        raise RecordError(f"the predictions cannot be scored: {exc}") from exc
     for key in ("coverage", "metrics", "per_element_energy_mae"):
         _compare_into(problems, key, record[key], recomputed[key])
     _compare_into(
         problems,
         "timing.n_predicted_frames",
-        _get(record, "timing.n_predicted_frames", int),
+        get_field(record, "timing.n_predicted_frames", int),
         len(frames.needed),
     )
     return {key: recomputed[key] for key in ("coverage", "metrics", "per_element_energy_mae")}

@@ -1,4 +1,4 @@
-"""Task files: strict models of ``tasks/*.yaml`` and their loading.
+"""Task files: strict models of the shipped ``tasks/shipped/*.yaml`` and users' task files.
 
 A task names a dataset, the target fidelity, the split rule, the training-data fractions,
 the metrics and the training budget. Unknown keys, fractions outside [0, 1] and a version
@@ -201,7 +201,7 @@ class ChangelogEntry(_Strict):
 
 
 class Task(_Strict):
-    """A benchmark task, as written in ``tasks/<name>.yaml`` (or a user's task file).
+    """A benchmark task, as written in ``tasks/shipped/<name>.yaml`` or in a user's task file.
 
     :attr:`file` is where it was read from and :meth:`definition` says so for records.
     """
