@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Self
 
 from pymatgen.core import Structure
 
+from baselines.references import DENG_2023_CHGNET, HUANG_2025
 from baselines.training import LOOP_VERSION, Recipe, train_chgnet
 from mfbench.methods import (
     FitContext,
@@ -94,6 +95,7 @@ class FineTune(Method):
 
     name = "finetune-refit-atomref"
     needs_training_frames = True
+    references = (HUANG_2025, DENG_2023_CHGNET)
     #: "refit" (least squares on the fraction, frozen), "frozen-gga" or "trainable"
     atomref: ClassVar[str] = "refit"
     from_scratch: ClassVar[bool] = False

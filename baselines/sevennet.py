@@ -15,6 +15,7 @@ from typing import Self
 
 from pymatgen.core import Structure
 
+from baselines.references import KIM_2025_MULTIFIDELITY, PARK_2024_SEVENNET
 from mfbench.methods import FitContext, FrameSet, LabelTable, Method
 from mfbench.models.sevenn import load_calculator, predict_with_calculator
 
@@ -23,6 +24,7 @@ class SevenNetPretrained(Method):
     """A shipped SevenNet model (``model``, with head ``modal`` for multi-fidelity models)."""
 
     name = "sevennet-pretrained"
+    references = (KIM_2025_MULTIFIDELITY, PARK_2024_SEVENNET)
 
     def __init__(self, model: str = "7net-MF-0", modal: str | None = "R2SCAN") -> None:
         self.model = model

@@ -22,6 +22,7 @@ from typing import Self
 import numpy as np
 from pymatgen.core import Structure
 
+from baselines.references import DENG_2023_CHGNET, HUANG_2025
 from mfbench.methods import (
     FitContext,
     FrameSet,
@@ -43,6 +44,7 @@ class UntouchedGGA(Method):
     """CHGNet 0.3.0 as shipped: no use of the training data at all."""
 
     name = "gga-floor"
+    references = (DENG_2023_CHGNET,)
 
     def __init__(self, base_model: str = "0.3.0", batch_size: int = 32) -> None:
         self.base_model = base_model
@@ -82,6 +84,7 @@ class ZeroShotRefitAtomRef(UntouchedGGA):
     """CHGNet 0.3.0 with its elemental reference refitted on the training fraction."""
 
     name = "zero-shot"
+    references = (HUANG_2025, DENG_2023_CHGNET)
 
     def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
         """Refit the intensive AtomRef on ``train``'s energies; no gradient steps."""

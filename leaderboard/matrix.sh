@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-if [ -n "$(git status --porcelain --untracked-files=no -- mfbench baselines tasks pyproject.toml)" ]; then
+if [ -n "$(git status --porcelain --untracked-files=no -- mfbench baselines pyproject.toml)" ]; then
     echo "matrix.sh: commit your code changes first (records name the commit)" >&2
     exit 1
 fi

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -70,28 +70,45 @@ def is_baseline(name: str, class_path: str, baselines: dict[str, str]) -> bool:
     return baselines.get(name) == class_path
 
 
-def method_bibtex(name: str, baseline: bool) -> tuple[str, str]:
+def baseline_references(name: str) -> tuple[str, ...]:
+    """The BibTeX entries a registered baseline's class names (``Method.references``)."""
+    from mfbench.methods import get_method
+
+    return tuple(get_method(name).references)
+
+
+def method_bibtex(name: str, references: Sequence[str] | None) -> tuple[str, str]:
     """What to cite for a method, and how it is known.
 
     Args:
         name: the method's name (only its slug enters the file).
-        baseline: whether it is one of mfbench's baselines (see :func:`is_baseline`).
+        references: for one of mfbench's baselines (see :func:`is_baseline`), the BibTeX
+            entries of the publications it follows (:func:`baseline_references`); None for
+            any other method.
 
     Returns:
-        ``(bibtex, note)``: for a baseline, the paper its method comes from and the suite; for
-        any other method, the suite only, since the record names no publication.
+        ``(bibtex, note)``: for a baseline, the works it follows and the suite; for any other
+        method, the suite only, since the record names no publication.
     """
-    if baseline:
-        note = (
-            "A baseline of mfbench, implementing a transfer strategy of Huang et al. (2025): "
-            "cite the paper and the suite."
-        )
-        return suite_bibtex(), note
+    if references is not None:
+        if not references:
+            return (
+                SUITE_BIBTEX,
+                "A baseline of mfbench that follows no publication of its own: cite the suite.",
+            )
+        keys = ", ".join(_bibtex_key(entry) for entry in references)
+        note = f"A baseline of mfbench: cite the work it follows ({keys}) and the suite."
+        return "\n".join([*references, SUITE_BIBTEX]), note
     note = (
         "No publication is known for this method; cite its authors' work and the suite "
         "it was measured with."
     )
     return f"% no citation known for method {slug(name)}\n\n{SUITE_BIBTEX}", note
+
+
+def _bibtex_key(entry: str) -> str:
+    """``huang2025crossfunctional`` from ``@article{huang2025crossfunctional, ...``."""
+    return entry.split("{", 1)[1].split(",", 1)[0].strip()
 
 
 def submitted_method_bibtex(entry: str) -> tuple[str, str]:

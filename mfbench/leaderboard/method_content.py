@@ -109,7 +109,9 @@ def method_content(
     if len(apart):
         statuses.update((int(i), f"set apart: {r}") for i, r in apart["reason"].items())
     task_pages = {t.name: t for t in tasks}
-    bibtex, note = citations.method_bibtex(name, baseline)
+    bibtex, note = citations.method_bibtex(
+        name, citations.baseline_references(name) if baseline else None
+    )
     return MethodPage(
         name=name,
         slug=method_slug,

@@ -26,7 +26,7 @@ from mfbench.errors import MfbenchError
 from mfbench.html.safety import slug
 from mfbench.leaderboard.task_details import set_apart_table, task_details
 from mfbench.leaderboard.task_gains import gain_table, gains_note
-from mfbench.leaderboard.task_paper_check import paper_check_table
+from mfbench.leaderboard.task_paper_check import head_to_head_table, paper_check_table
 from mfbench.leaderboard.task_scaling import (
     fit_notes,
     fits_table,
@@ -121,5 +121,6 @@ def task_content(task: str, runs: Runs) -> TaskContent:
         fractions=fraction_tables(summary, entries, fraction_metrics, stem) if len(summary) else [],
         paper_check=paper_check,
         paper_check_note=paper_note,
+        head_to_head=head_to_head_table(summary, definition, stem),
         fit_notes=fit_notes(scaling, min_frames),
     )

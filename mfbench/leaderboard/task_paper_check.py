@@ -1,6 +1,8 @@
-"""The task page's section "Does this reproduce the paper?" (:mod:`mfbench.results.paper_check`).
+"""The task page's section "Does this reproduce the paper?" and its head-to-head comparisons.
 
-Only a task whose ``roles`` name the paper's methods is checked; the page says why otherwise.
+The paper's claims (:mod:`mfbench.results.paper_check`) are checked only on a task whose
+``roles`` name the paper's methods; the page says why otherwise. The head-to-head comparisons
+(:mod:`mfbench.results.head_to_head`) are those the task's ``roles.comparisons`` name.
 """
 
 from __future__ import annotations
@@ -8,9 +10,14 @@ from __future__ import annotations
 import pandas as pd
 
 from mfbench.leaderboard.tables import (
+    Cell,
     Table,
+    fraction_cell,
+    metric_cell,
+    number_cell,
     text_cell,
 )
+from mfbench.results.head_to_head import compare_methods
 from mfbench.results.paper_check import ClaimCheck, check_paper_claims
 from mfbench.tasks.definition import Task
 
@@ -57,3 +64,66 @@ def paper_check_table(
         "The JSON download holds the evidence of each comparison.",
     )
     return table, ""
+
+
+#: Columns of the head-to-head download (one row per comparison and fraction).
+_HEAD_TO_HEAD_FIELDS = [
+    "question", "method", "other", "fraction", "n_train_frames", "n_seeds", "mean", "ci_low",
+    "ci_high", "other_n_seeds", "other_mean", "other_ci_low", "other_ci_high", "ratio",
+    "outcome", "reason",
+]  # fmt: skip
+
+
+def head_to_head_table(summary: pd.DataFrame, definition: Task | None, stem: str) -> Table | None:
+    """The comparisons ``roles.comparisons`` names, one row per comparison and fraction.
+
+    Returns:
+        The table, or None when the task names no comparison (or is not defined here).
+    """
+    if definition is None or not definition.roles.comparisons:
+        return None
+    rows: list[list[Cell]] = []
+    records: list[dict[str, object]] = []
+    for pair in compare_methods(summary, definition):
+        for row in pair.rows:
+            rows.append(
+                [
+                    text_cell(pair.question),
+                    fraction_cell(row["fraction"]),
+                    number_cell(row["n_train_frames"]),
+                    text_cell(pair.method),
+                    _mae_cell(row, ""),
+                    text_cell(pair.other),
+                    _mae_cell(row, "other_"),
+                    text_cell(row["outcome"]),
+                ]
+            )
+            records.append(
+                {"question": pair.question, "method": pair.method, "other": pair.other}
+                | {k: row.get(k) for k in _HEAD_TO_HEAD_FIELDS[3:]}
+            )
+    return Table(
+        key=f"{stem.rsplit('/', 1)[-1]}-head-to-head",
+        caption="Head-to-head comparisons this task names (energy MAE, meV/atom)",
+        headers=["Question", "Fraction", "Frames", "Method", "MAE", "Other", "MAE", "Outcome"],
+        rows=rows,
+        fields=_HEAD_TO_HEAD_FIELDS,
+        records=records,
+        download=f"{stem}.head-to-head",
+        sortable=False,
+        css_class="paper-check",
+        note="Energy MAE, mean over seeds (95 % t-interval). An outcome names the lower method "
+        "only when the two intervals do not overlap; not measurable: a method has no run at "
+        "that fraction or one seed (no interval).",
+    )
+
+
+def _mae_cell(row: dict[str, object], prefix: str) -> Cell:
+    n_seeds = row.get(f"{prefix}n_seeds")
+    return metric_cell(
+        row.get(f"{prefix}mean"),
+        row.get(f"{prefix}ci_low"),
+        row.get(f"{prefix}ci_high"),
+        None,
+        int(n_seeds) if isinstance(n_seeds, int) else 0,
+    )

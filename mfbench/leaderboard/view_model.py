@@ -132,6 +132,7 @@ class TaskContent:
         summary: the paper-style table at the largest fraction (on the index).
         paper_check: "Does this reproduce the paper?": claim, verdict and detail, or None
             with the reason in ``paper_check_note``.
+        head_to_head: the comparisons the task's ``roles.comparisons`` name, or None.
         gains_note: why the task has no transfer gains at all (no ``roles.gain_baselines``);
             empty when it names some (the section is then left out only if none of them ran).
         fit_notes: why an entry has no power-law fit, one sentence per reason.
@@ -158,6 +159,7 @@ class TaskContent:
     fractions: list[Table] = field(default_factory=list)
     paper_check: Table | None = None
     paper_check_note: str = ""
+    head_to_head: Table | None = None
     gains_note: str = ""
     fit_notes: list[str] = field(default_factory=list)
 
@@ -174,6 +176,7 @@ class TaskContent:
             self.summary,
             self.reference,
             self.paper_check,
+            self.head_to_head,
             self.scaling,
             self.gains,
             self.set_apart,

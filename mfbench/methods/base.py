@@ -135,6 +135,9 @@ class Method(ABC):
     #: True when :meth:`fit` cannot work without target-fidelity training frames (fraction 0
     #: has none); the runner and ``mfbench sweep`` refuse such runs before starting them.
     needs_training_frames: ClassVar[bool] = False
+    #: BibTeX entries of the publications the method follows. The site cites those of the
+    #: registered baselines, with the suite; a submission's citation comes from its metadata.
+    references: ClassVar[tuple[str, ...]] = ()
 
     def get_params(self) -> dict[str, Any]:
         """The hyperparameters, read back by ``__init__``'s signature."""

@@ -31,6 +31,8 @@ from typing import Any
 
 import pandas as pd
 
+from mfbench.tasks.definition import Task
+
 METRIC = "energy_mae_mev_per_atom"
 UNIT = "meV/atom"
 
@@ -85,6 +87,26 @@ class Entry:
         return None
 
 
+def task_rows(summary: pd.DataFrame, task: Task) -> pd.DataFrame:
+    """The rows of ``task`` (all rows when the summary has no task columns)."""
+    missing = {"method", "fraction", "n_seeds", "n_train_frames", f"{METRIC}_mean"} - set(
+        summary.columns
+    )
+    if len(summary) and missing:
+        raise ValueError(f"the summary lacks column(s) {sorted(missing)}")
+    rows = summary
+    if "task" in rows.columns:
+        rows = rows[rows["task"] == task.task]
+    if "task_version" in rows.columns:
+        rows = rows[rows["task_version"] == task.version]
+    return rows
+
+
+def nonzero_fractions(task: Task) -> list[float]:
+    """The task's training fractions above 0, in its order."""
+    return [f for f in task.fractions.values if f > 0]
+
+
 def entry(rows: pd.DataFrame, method: str, fraction: float, name_of: Namer = str) -> Entry | str:
     """The summary row of ``method`` at ``fraction``, or why there is none to compare."""
     name = name_of(method)
@@ -133,9 +155,17 @@ def compare(better: Entry, other: Entry) -> tuple[str, str]:
 
 
 def comparison(
-    rows: pd.DataFrame, better: str, other: str, fraction: float, name_of: Namer = str
+    rows: pd.DataFrame,
+    better: str,
+    other: str,
+    fraction: float,
+    name_of: Namer = str,
+    say: Callable[[str], str] = str,
 ) -> dict[str, Any]:
-    """One evidence row: ``better`` against ``other`` at ``fraction``."""
+    """One evidence row: ``better`` against ``other`` at ``fraction``.
+
+    ``name_of`` names the methods in the row's ``text``; ``say`` words its verdict there.
+    """
     row: dict[str, Any] = {
         "fraction": fraction,
         "method": better,
@@ -161,11 +191,13 @@ def comparison(
             row["ratio"] = second.mean / first.mean
         verdict, reason = compare(first, second)
         row.update(verdict=verdict, reason=reason)
-    row["text"] = comparison_text(row, first, second)
+    row["text"] = comparison_text(row, first, second, say(row["verdict"]))
     return row
 
 
-def comparison_text(row: dict[str, Any], first: Entry | str, second: Entry | str) -> str:
+def comparison_text(
+    row: dict[str, Any], first: Entry | str, second: Entry | str, verdict: str | None = None
+) -> str:
     """One comparison in words.
 
     E.g. ``fraction 0.1 (375 frames, 3 seeds): Method 4 913 [880, 950] vs Method 3 16,816
@@ -182,7 +214,7 @@ def comparison_text(row: dict[str, Any], first: Entry | str, second: Entry | str
         head += f": {first.name} {value_text(first)} vs {second.name} {value_text(second)} {UNIT}"
         if row["ratio"] is not None:
             head += f" ({ratio_text(row['ratio'])})"
-    return f"{head}: {row['verdict']} ({row['reason']})"
+    return f"{head}: {verdict or row['verdict']} ({row['reason']})"
 
 
 def value_text(point: Entry) -> str:

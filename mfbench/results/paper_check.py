@@ -49,7 +49,6 @@ import pandas as pd
 from mfbench.errors import TaskError
 from mfbench.results.comparison import (
     INCONCLUSIVE,
-    METRIC,
     NOT_MEASURABLE,
     NOT_REPRODUCED,
     REPRODUCED,
@@ -62,7 +61,9 @@ from mfbench.results.comparison import (
     comparison,
     entry,
     factor_text,
+    nonzero_fractions,
     seeds_text,
+    task_rows,
     value_text,
 )
 from mfbench.results.scaling import Bound, data_efficiency_factor
@@ -153,7 +154,7 @@ def check_paper_claims(summary: pd.DataFrame, task: Task) -> list[ClaimCheck]:
         TaskError: the task names no methods of the paper (see :meth:`PaperCast.of`).
     """
     cast = PaperCast.of(task)
-    rows = _task_rows(summary, task)
+    rows = task_rows(summary, task)
     note = (
         ""
         if task.citable
@@ -168,25 +169,6 @@ def check_paper_claims(summary: pd.DataFrame, task: Task) -> list[ClaimCheck]:
     return [ClaimCheck(c.claim, c.verdict, c.detail + note, c.rows) if note else c for c in checks]
 
 
-def _task_rows(summary: pd.DataFrame, task: Task) -> pd.DataFrame:
-    """The rows of ``task`` (all rows when the summary has no task columns)."""
-    missing = {"method", "fraction", "n_seeds", "n_train_frames", f"{METRIC}_mean"} - set(
-        summary.columns
-    )
-    if len(summary) and missing:
-        raise ValueError(f"the summary lacks column(s) {sorted(missing)}")
-    rows = summary
-    if "task" in rows.columns:
-        rows = rows[rows["task"] == task.task]
-    if "task_version" in rows.columns:
-        rows = rows[rows["task_version"] == task.version]
-    return rows
-
-
-def _nonzero_fractions(task: Task) -> list[float]:
-    return [f for f in task.fractions.values if f > 0]
-
-
 # ----------------------------------------------------------------------------- the claims
 
 
@@ -194,7 +176,7 @@ def _claim_atomref(rows: pd.DataFrame, task: Task, cast: PaperCast) -> ClaimChec
     """Claim 1: Method 4 below Methods 2 and 3 at every nonzero fraction."""
     evidence = [
         comparison(rows, cast.method_4, other, fraction, cast.paper_name)
-        for fraction in _nonzero_fractions(task)
+        for fraction in nonzero_fractions(task)
         for other in (cast.method_2, cast.method_3)
     ]
     return claim_from_rows(CLAIM_ATOMREF, evidence, f"task {task.task} has no nonzero fraction")
@@ -211,7 +193,7 @@ def small_fractions(rows: pd.DataFrame, task: Task) -> list[float]:
         TaskError: the task names no methods of the paper (see :meth:`PaperCast.of`).
     """
     cast = PaperCast.of(task)
-    nonzero = _nonzero_fractions(task)
+    nonzero = nonzero_fractions(task)
     if not nonzero:
         return []
     chosen = [nonzero[0]]

@@ -165,6 +165,26 @@ class PaperMethods(_Strict):
     method_4: str = Field(pattern=SAFE_NAME)
 
 
+class MethodComparison(_Strict):
+    """Two methods the site compares head to head, fraction by fraction.
+
+    Attributes:
+        method, other: registry names of the two methods.
+        question: what the comparison asks, in words (shown as the row's heading), e.g.
+            "Does joint training on the GGA frames beat Method 4?".
+    """
+
+    method: str = Field(pattern=SAFE_NAME)
+    other: str = Field(pattern=SAFE_NAME)
+    question: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _two_methods(self) -> MethodComparison:
+        if self.method == self.other:
+            raise ValueError(f"a comparison needs two methods, got {self.method!r} twice")
+        return self
+
+
 class Roles(_Strict):
     """What some methods stand for on the leaderboard, by registry name.
 
@@ -177,11 +197,14 @@ class Roles(_Strict):
         gain_baselines: the methods every entry's transfer gain is measured against, at the
             same fraction, in this order.
         paper: the methods standing for the paper's Methods 2, 3 and 4 (needs ``scratch``).
+        comparisons: further pairs of methods the site compares at every nonzero fraction
+            (:func:`mfbench.results.comparison.compare_methods`).
     """
 
     scratch: str | None = Field(default=None, pattern=SAFE_NAME)
     gain_baselines: list[Annotated[str, Field(pattern=SAFE_NAME)]] = Field(default_factory=list)
     paper: PaperMethods | None = None
+    comparisons: list[MethodComparison] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Roles:
@@ -189,6 +212,9 @@ class Roles(_Strict):
             raise ValueError(f"gain_baselines repeat a name: {self.gain_baselines}")
         if self.paper is not None and self.scratch is None:
             raise ValueError("roles.paper needs roles.scratch (the paper compares with it)")
+        pairs = [(c.method, c.other) for c in self.comparisons]
+        if len(set(pairs)) != len(pairs):
+            raise ValueError(f"roles.comparisons repeat a pair: {pairs}")
         return self
 
 
