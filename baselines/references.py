@@ -6,18 +6,9 @@ publication of its own names none.
 
 from __future__ import annotations
 
-HUANG_2025 = """@article{huang2025crossfunctional,
-  title         = {Cross-functional transferability in foundation machine learning interatomic
-                   potentials},
-  author        = {Huang, Xu and Deng, Bowen and Zhong, Peichen and Kaplan, Aaron D. and
-                   Persson, Kristin A. and Ceder, Gerbrand},
-  journal       = {npj Computational Materials},
-  year          = {2025},
-  doi           = {10.1038/s41524-025-01796-y},
-  eprint        = {2504.05565},
-  archivePrefix = {arXiv}
-}
-"""
+from mfbench.methods import HUANG_2025_BIBTEX
+
+HUANG_2025 = HUANG_2025_BIBTEX
 
 DENG_2023_CHGNET = """@article{deng2023chgnet,
   title   = {{CHGNet} as a pretrained universal neural network potential for charge-informed

@@ -31,6 +31,7 @@ from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
 from mfbench.methods import FitContext, FitDivergedError, Method
 from mfbench.models.chgnet import load_pretrained
+from mfbench.tasks.definition import Task
 
 #: The spec of :class:`CompositionOnly`.
 COMPOSITION_ONLY = "tests.doubles:CompositionOnly"
@@ -242,3 +243,26 @@ class SeedsItself(CompositionOnly):
         super().fit(train, val, context)
         self.weights_ = self.weights_ + np.random.default_rng().normal(size=94)
         return self
+
+
+def synthetic_task(name: str, **fields: object) -> Task:
+    """A task on the embedded surrogate-aflow data with fractions 0, 0.01, 0.1 and 1.
+
+    ``fields`` replace or add top-level keys of the task file (e.g. ``roles``, ``citable``).
+    """
+    return Task.model_validate(
+        {
+            "task": name,
+            "version": 1,
+            "description": "synthetic",
+            "dataset": {"id": "surrogate-aflow", "version": "1"},
+            "target_fidelity": "r2scan",
+            "split": {"salt": "s", "train": 0.8, "val": 0.1, "test": 0.1},
+            "fractions": {"salt": "f", "values": [0.0, 0.01, 0.1, 1.0]},
+            "budget": {"epochs": 1, "batch_size": 8},
+            "citable": True,
+            "metrics": [{"name": "energy_mae", "unit": "meV/atom"}],
+            "changelog": [{"version": 1, "date": "2026-01-01", "change": "first"}],
+            **fields,
+        }
+    )

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from mfbench.leaderboard.task_paper_check import head_to_head_table
 from mfbench.results.head_to_head import OVERLAP, compare_methods
 from mfbench.tasks.definition import Task, get_task
+from tests.doubles import synthetic_task
 
 COLUMN = "energy_mae_mev_per_atom"
 #: Training frames of each nonzero fraction of :func:`_task`.
@@ -18,22 +19,7 @@ QUESTION = "Does joint training beat the refit?"
 
 
 def _task(comparisons: list[dict]) -> Task:
-    return Task.model_validate(
-        {
-            "roles": {"comparisons": comparisons},
-            "task": "pair",
-            "version": 1,
-            "description": "synthetic",
-            "dataset": {"id": "surrogate-aflow", "version": "1"},
-            "target_fidelity": "r2scan",
-            "split": {"salt": "s", "train": 0.8, "val": 0.1, "test": 0.1},
-            "fractions": {"salt": "f", "values": [0.0, 0.01, 0.1, 1.0]},
-            "budget": {"epochs": 1, "batch_size": 8},
-            "citable": True,
-            "metrics": [{"name": "energy_mae", "unit": "meV/atom"}],
-            "changelog": [{"version": 1, "date": "2026-01-01", "change": "first"}],
-        }
-    )
+    return synthetic_task("pair", roles={"comparisons": comparisons})
 
 
 def _summary(entries: dict[tuple[str, float], tuple[int, float, float, float]]) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from mfbench.results.paper_check import (
     small_fractions,
 )
 from mfbench.tasks.definition import Task, get_task
+from tests.doubles import synthetic_task
 
 COLUMN = "energy_mae_mev_per_atom"
 #: Training frames of each nonzero fraction of :func:`_task`.
@@ -45,22 +46,11 @@ ROLES = {
 def _task(
     min_frames: int = 1000, citable: bool = True, name: str = "paper", roles: dict | None = ROLES
 ) -> Task:
-    return Task.model_validate(
-        {
-            **({"roles": roles} if roles is not None else {}),
-            "task": name,
-            "version": 1,
-            "description": "synthetic",
-            "dataset": {"id": "surrogate-aflow", "version": "1"},
-            "target_fidelity": "r2scan",
-            "split": {"salt": "s", "train": 0.8, "val": 0.1, "test": 0.1},
-            "fractions": {"salt": "f", "values": [0.0, 0.01, 0.1, 1.0]},
-            "scaling_fit_min_frames": min_frames,
-            "budget": {"epochs": 1, "batch_size": 8},
-            "citable": citable,
-            "metrics": [{"name": "energy_mae", "unit": "meV/atom"}],
-            "changelog": [{"version": 1, "date": "2026-01-01", "change": "first"}],
-        }
+    return synthetic_task(
+        name,
+        scaling_fit_min_frames=min_frames,
+        citable=citable,
+        **({"roles": roles} if roles is not None else {}),
     )
 
 

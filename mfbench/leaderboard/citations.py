@@ -17,23 +17,12 @@ from typing import Any
 
 from mfbench import __version__
 from mfbench.html.safety import slug
+from mfbench.methods.references import HUANG_2025_BIBTEX
 
 #: Huang et al. 2025: the paper whose methods the baselines implement and whose data the
 #: ``mp-r2scan`` task uses.
 PAPER_KEY = "huang2025crossfunctional"
-PAPER_BIBTEX = """@article{huang2025crossfunctional,
-  title         = {Cross-functional transferability in foundation machine learning interatomic
-                   potentials},
-  author        = {Huang, Xu and Deng, Bowen and Zhong, Peichen and Kaplan, Aaron D. and
-                   Persson, Kristin A. and Ceder, Gerbrand},
-  journal       = {npj Computational Materials},
-  year          = {2025},
-  doi           = {10.1038/s41524-025-01796-y},
-  eprint        = {2504.05565},
-  archivePrefix = {arXiv},
-  primaryClass  = {cond-mat.mtrl-sci}
-}
-"""
+PAPER_BIBTEX = HUANG_2025_BIBTEX
 #: The benchmark itself.
 SUITE_KEY = "mfbench"
 SUITE_BIBTEX = f"""@misc{{mfbench,

@@ -20,6 +20,7 @@ Tools:
 
 - :func:`fit_elemental_reference`, :class:`ElementalReference`: per-element energies (eV/atom)
   by least squares on composition fractions.
+- :data:`HUANG_2025_BIBTEX`: the paper the suite follows, for ``Method.references``.
 - :func:`write_bytes_atomic`, :func:`write_json_atomic`: files written whole or not at all.
 - :func:`get_method`, :func:`method_names`: the registry (names and ``module:Class`` specs).
 - :func:`describe_methods`: each registered method's class, description and parameters.
@@ -33,11 +34,13 @@ from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
 from mfbench.errors import MfbenchError
 from mfbench.methods.base import FitContext, FitDivergedError, Method, NotFittedError
+from mfbench.methods.references import HUANG_2025_BIBTEX
 from mfbench.methods.registry import describe_methods, get_method, method_names
 from mfbench.tasks.definition import Budget
 
 __all__ = [
-    "Budget", "ElementalReference", "FitContext", "FitDivergedError", "FrameSet", "LabelTable",
-    "Method", "MfbenchError", "NotFittedError", "describe_methods", "fit_elemental_reference",
-    "get_method", "method_names", "write_bytes_atomic", "write_json_atomic",
+    "HUANG_2025_BIBTEX", "Budget", "ElementalReference", "FitContext", "FitDivergedError",
+    "FrameSet", "LabelTable", "Method", "MfbenchError", "NotFittedError", "describe_methods",
+    "fit_elemental_reference", "get_method", "method_names", "write_bytes_atomic",
+    "write_json_atomic",
 ]  # fmt: skip
