@@ -19,7 +19,7 @@ The interface:
 Tools:
 
 - :func:`fit_elemental_reference`, :class:`ElementalReference`: per-element energies (eV/atom)
-  by least squares on composition fractions.
+  by least squares on composition fractions, or by ridge towards a prior (``strength``).
 - :func:`write_bytes_atomic`, :func:`write_json_atomic`: files written whole or not at all.
 - :func:`get_method`, :func:`method_names`: the registry (names and ``module:Class`` specs).
 - :func:`describe_methods`: each registered method's class, description and parameters.
