@@ -22,8 +22,9 @@ absent from the training fraction get the mean fitted shift
 (:meth:`mfbench.methods.ElementalReference.filled_from`). The chosen strength and every
 candidate's validation MAE are in ``history_["reference_shift"]``.
 
-Reference: H. Huang et al., "Cross-functional transferability in universal machine learning
-interatomic potentials", npj Computational Materials (2025), arXiv:2504.05565.
+Reference: X. Huang, B. Deng, P. Zhong, A. D. Kaplan, K. A. Persson, G. Ceder, "Cross-functional
+transferability in foundation machine learning interatomic potentials", npj Computational
+Materials (2025), doi:10.1038/s41524-025-01796-y, arXiv:2504.05565.
 """
 
 from __future__ import annotations
