@@ -18,6 +18,9 @@ steps, whichever is fewer.
   unfreezes everything but the AtomRef at ``stage2_lr_factor`` times the learning rate, with
   a fresh optimiser and cosine schedule.
 
+``finetune-residual-atomref`` (:mod:`baselines.regularised_reference`) is Method 4 started from
+the GGA AtomRef plus a shift fitted to the GGA model's residuals.
+
 Elements absent from the training fraction keep a reference from the GGA AtomRef shifted by
 the mean fitted offset (never zero). Graphs that CHGNet cannot build stop the fit with the
 frame id; nothing is swapped for another sample.
@@ -96,7 +99,8 @@ class FineTune(Method):
     name = "finetune-refit-atomref"
     needs_training_frames = True
     references = (HUANG_2025, DENG_2023_CHGNET)
-    #: "refit" (least squares on the fraction, frozen), "frozen-gga" or "trainable"
+    #: "refit" (least squares on the fraction, frozen), "frozen-gga", "trainable" or "residual"
+    #: (GGA's plus a shift fitted on its residuals, frozen: :mod:`baselines.regularised_reference`)
     atomref: ClassVar[str] = "refit"
     from_scratch: ClassVar[bool] = False
 
@@ -144,6 +148,17 @@ class FineTune(Method):
         self.atomref_condition_number_ = fit.condition_number
         self.atomref_filled_elements_ = int(mask.sum())
 
+    def _set_start_atomref(
+        self, model: Any, train: FrameSet, val: FrameSet, context: FitContext
+    ) -> None:
+        """Set the AtomRef training starts from, in place: the refit (Methods 1 and 4) or GGA's."""
+        if self.atomref == "refit" or self.from_scratch:
+            self._refit_atomref(model, train)
+
+    def _checkpoint_identity(self) -> dict[str, Any]:
+        """What keys the checkpoints beyond hyperparameters, frames and seed (nothing here)."""
+        return {}
+
     def _steps_and_batch(self, train: FrameSet, context: FitContext) -> tuple[int, int]:
         """Optimizer steps (``epochs`` passes, capped by the budget's ``max_steps``), batch size."""
         budget = context.budget
@@ -173,7 +188,7 @@ class FineTune(Method):
             "loop": LOOP_VERSION, "chgnet": chgnet.__version__, "method": self.name,
             "params": self.get_params(), "recipe": asdict(recipe), "batch": batch,
             "seed": context.seed, "tag": tag, "train": train.fingerprint,
-            "val": val.fingerprint,
+            "val": val.fingerprint, **self._checkpoint_identity(),
         }  # fmt: skip
         key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
         data = {"workers": context.data_workers, "pin_memory": context.device.startswith("cuda")}
@@ -192,8 +207,7 @@ class FineTune(Method):
         if len(train) == 0:
             raise ValueError(f"{self.name} needs training frames; use zero-shot for fraction 0")
         model = self._start_model(context)
-        if self.atomref == "refit" or self.from_scratch:
-            self._refit_atomref(model, train)
+        self._set_start_atomref(model, train, val, context)
         steps, batch = self._steps_and_batch(train, context)
         history = self._train(
             model, train, val, context, steps=steps, batch=batch,

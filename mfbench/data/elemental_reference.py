@@ -1,9 +1,13 @@
-"""Least-squares elemental energy references (CHGNet's intensive ``AtomRef``).
+"""Least-squares elemental energy references (CHGNet's intensive ``AtomRef``), optionally ridge.
 
 The model is ``E/N ≈ Σ_el x_el w_el``: energy per atom as a composition-fraction-weighted
 sum of per-element references ``w`` (eV/atom). This is the form of CHGNet's
 ``AtomRef(is_intensive=True)``; weights fitted this way must be used with intensive
 (fraction) features, not with element counts.
+
+With few frames many elements occur in one or two materials and least squares overfits
+them; :func:`fit_elemental_reference` can shrink the weights towards a prior (ridge, or
+Tikhonov, regularisation) with a dimensionless ``strength``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class ElementalReference:
         n_frames: frames in the fit.
         materials_per_element: ``[94]`` distinct materials containing each element.
         residual_mae_ev_per_atom: mean |E/N − Σ x w| over the fitted frames.
+        strength: the ridge strength of the fit (0: plain least squares); see
+            :func:`fit_elemental_reference`.
     """
 
     weights: np.ndarray
@@ -47,6 +53,7 @@ class ElementalReference:
     n_frames: int
     materials_per_element: np.ndarray
     residual_mae_ev_per_atom: float
+    strength: float = 0.0
 
     @property
     def fitted_elements(self) -> np.ndarray:
@@ -89,18 +96,51 @@ class ElementalReference:
 
 
 def fit_elemental_reference(
-    fractions: np.ndarray, energy_per_atom: np.ndarray, material_ids: Sequence[str]
+    fractions: np.ndarray,
+    energy_per_atom: np.ndarray,
+    material_ids: Sequence[str],
+    *,
+    prior: np.ndarray | None = None,
+    strength: float = 0.0,
 ) -> ElementalReference:
-    """Fit per-element references by least squares on the given frames.
+    """Fit per-element references on the given frames: least squares, or ridge towards a prior.
+
+    With ``strength`` λ > 0 the weights of the elements present minimise
+
+        mean_frames (E/N − Σ x w)² + λ Σ_present (w_el − prior_el)²,
+
+    both terms in (eV/atom)², so λ is dimensionless: the solution of
+    ``(XᵀX/n + λ I) w = Xᵀy/n + λ prior``. λ is compared with the eigenvalues of ``XᵀX/n``
+    (an element seen in one frame at fraction ``x`` adds ``x²/n``): well below the smallest,
+    the fit is least squares; well above the largest, every weight is at its prior. An element
+    seen in few frames is pulled to its prior first. ``strength=0`` is plain least squares
+    (``numpy.linalg.lstsq``), whatever the prior.
 
     Args:
         fractions: ``[n_frames, 94]`` from :func:`composition_fractions`.
         energy_per_atom: ``[n_frames]`` eV/atom.
         material_ids: ``[n_frames]`` for the per-element material counts.
+        prior: ``[94]`` eV/atom, index ``Z - 1``: the values the weights shrink towards (only
+            the present elements' entries are read; they must be finite). Default: every
+            element at the mean of ``energy_per_atom``, the least-squares one-parameter fit
+            (the fractions of a frame sum to 1, so a constant weight predicts a constant).
+        strength: the ridge strength λ ≥ 0 (dimensionless).
+
+    Raises:
+        ValueError: ``strength`` is negative or not finite; ``prior`` is not ``[94]`` or not
+            finite for a present element.
     """
+    if not np.isfinite(strength) or strength < 0:
+        raise ValueError(f"strength must be a finite number >= 0, got {strength!r}")
     present = fractions.sum(axis=0) > 0
     design = fractions[:, present]
-    solution, *_ = np.linalg.lstsq(design, energy_per_atom, rcond=None)
+    if strength == 0 or not present.any():
+        solution, *_ = np.linalg.lstsq(design, energy_per_atom, rcond=None)
+    else:
+        n = len(energy_per_atom)
+        target = _prior_of_present(prior, present, float(np.mean(energy_per_atom)))
+        gram = design.T @ design / n + strength * np.eye(design.shape[1])
+        solution = np.linalg.solve(gram, design.T @ energy_per_atom / n + strength * target)
     weights = np.full(MAX_Z, np.nan)
     weights[present] = solution
     materials = np.asarray(material_ids)
@@ -114,4 +154,18 @@ def fit_elemental_reference(
         n_frames=len(energy_per_atom),
         materials_per_element=per_element,
         residual_mae_ev_per_atom=float(np.mean(np.abs(residual))) if len(residual) else 0.0,
+        strength=float(strength),
     )
+
+
+def _prior_of_present(prior: np.ndarray | None, present: np.ndarray, mean: float) -> np.ndarray:
+    """``[n_present]`` eV/atom: ``prior`` at the present elements, or ``mean`` for each."""
+    if prior is None:
+        return np.full(int(present.sum()), mean)
+    prior = np.asarray(prior, dtype=np.float64)
+    if prior.shape != (MAX_Z,):
+        raise ValueError(f"prior must have shape ({MAX_Z},), got {prior.shape}")
+    bad = present & ~np.isfinite(prior)
+    if bad.any():
+        raise ValueError(f"prior is not finite for Z = {(np.flatnonzero(bad) + 1).tolist()}")
+    return prior[present]

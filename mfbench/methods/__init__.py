@@ -19,7 +19,7 @@ The interface:
 Tools:
 
 - :func:`fit_elemental_reference`, :class:`ElementalReference`: per-element energies (eV/atom)
-  by least squares on composition fractions.
+  by least squares on composition fractions, or by ridge towards a prior (``strength``).
 - :data:`HUANG_2025_BIBTEX`: the paper the suite follows, for ``Method.references``.
 - :func:`write_bytes_atomic`, :func:`write_json_atomic`: files written whole or not at all.
 - :func:`get_method`, :func:`method_names`: the registry (names and ``module:Class`` specs).
