@@ -100,10 +100,11 @@ class DeltaLearning(FineTune):
             raise MfbenchError(f"{self.name} needs training frames; use zero-shot for fraction 0")
         gga = load_pretrained(context, self.base_model)
         gga.eval()
+        # both predicted before the shift, which _residuals adds
         gga_train = self._gga_predictions(gga, train, context, "training")
+        gga_val = self._gga_predictions(gga, val, context, "validation")
         shift = fit_residual_shift(train, gga_train.energy_per_atom)
         set_atomref_weights(gga, atomref_weights(gga) + shift.weights)
-        gga_val = self._gga_predictions(gga, val, context, "validation")
         residual_train = _residuals(train, gga_train, shift.weights)
         residual_val = _residuals(val, gga_val, shift.weights)
 
@@ -131,7 +132,7 @@ class DeltaLearning(FineTune):
     def _gga_predictions(
         self, gga: Any, frames: FrameSet, context: FitContext, what: str
     ) -> LabelTable:
-        """The GGA model's predictions of ``frames`` (no gradients kept)."""
+        """The unshifted GGA model's predictions of ``frames`` (no gradients kept)."""
         return predict_with_chgnet(
             gga, frames.structures(), batch_size=PREDICT_BATCH_SIZE,
             desc=f"{self.name}: GGA predictions of the {what} frames", progress=context.progress,

@@ -156,6 +156,15 @@ def test_a_zero_delta_model_predicts_what_zero_shot_predicts(
     np.testing.assert_allclose(ours.forces, theirs.forces, atol=1e-5)
     np.testing.assert_allclose(ours.stress, theirs.stress, atol=1e-4)
     np.testing.assert_allclose(ours.magmoms, theirs.magmoms, atol=1e-6)
+    # the Δ-model's targets on both splits are the labels minus zero-shot's predictions
+    for name, frames in (("train", kit.train), ("val", kit.val)):
+        labels, predicted = frames.labels(), zero_shot.predict(frames.structures())
+        expected = {
+            "e": np.abs(labels.energy_per_atom - predicted.energy_per_atom).mean(),
+            "f": np.abs(labels.forces - predicted.forces).mean(),
+            "s": np.abs(labels.stress - predicted.stress).mean(),
+        }
+        assert fitted.history_["gga_residual_mae"][name] == pytest.approx(expected, abs=1e-5)
     # the trained model does differ from zero-shot
     assert np.abs(fitted.predict(structures).forces - theirs.forces).max() > 1e-4
 
