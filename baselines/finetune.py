@@ -65,7 +65,7 @@ PREDICT_BATCH_SIZE = 8
 
 def graph_loader(
     model: Any, frames: FrameSet, batch_size: int, shuffle: bool, seed: int, *,
-    workers: int = 1, pin_memory: bool = False,
+    workers: int = 1, pin_memory: bool = False, labels: LabelTable | None = None,
 ) -> Any:  # fmt: skip
     """A torch ``DataLoader`` of (CHGNet graphs, targets) batches over ``frames``.
 
@@ -83,6 +83,8 @@ def graph_loader(
         seed: seeds the order.
         workers: processes converting missing graphs (1: in this process).
         pin_memory: page-locked batches, for fast copies to a CUDA device.
+        labels: targets to train on instead of the frames' labels (one row per frame, in
+            order, same atom counts; a mismatch raises ``DataError``). None: the labels.
     """
     from mfbench.models.chgnet.graph_cache import GraphCache
 
@@ -90,7 +92,9 @@ def graph_loader(
     # it is read (a record that fails is converted afresh, never used), which costs nothing
     # up front on a cache of 238K frames.
     cache = GraphCache.build(frames, model, workers=workers, verify=False)
-    return cache.loader(frames, batch_size, shuffle=shuffle, seed=seed, pin_memory=pin_memory)
+    return cache.loader(
+        frames, batch_size, shuffle=shuffle, seed=seed, pin_memory=pin_memory, labels=labels
+    )
 
 
 class FineTune(Method):
@@ -172,8 +176,12 @@ class FineTune(Method):
     def _train(
         self, model: Any, train: FrameSet, val: FrameSet, context: FitContext, *,
         steps: int, batch: int, learning_rate: float, train_atomref: bool, tag: str,
+        labels: tuple[LabelTable, LabelTable] | None = None,
     ) -> list[dict[str, Any]]:  # fmt: skip
-        """Train ``model`` in place (see :func:`baselines.training.train_chgnet`); its history."""
+        """Train ``model`` in place (see :func:`baselines.training.train_chgnet`); its history.
+
+        ``labels``: substitute (train, val) targets for :func:`graph_loader`; None: the labels.
+        """
         recipe = Recipe(
             epochs=math.ceil(steps / math.ceil(len(train) / batch)), max_steps=steps,
             learning_rate=learning_rate,
@@ -192,10 +200,15 @@ class FineTune(Method):
         }  # fmt: skip
         key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
         data = {"workers": context.data_workers, "pin_memory": context.device.startswith("cuda")}
+        train_labels, val_labels = labels or (None, None)
         return train_chgnet(
             model,
-            graph_loader(model, train, batch, shuffle=True, seed=context.seed, **data),
-            graph_loader(model, val, batch, shuffle=False, seed=context.seed, **data),
+            graph_loader(
+                model, train, batch, shuffle=True, seed=context.seed, labels=train_labels, **data
+            ),
+            graph_loader(
+                model, val, batch, shuffle=False, seed=context.seed, labels=val_labels, **data
+            ),
             recipe, device=context.device, checkpoint_dir=context.checkpoint_dir, tag=tag,
             key=key.hexdigest(), progress=context.progress,
         )  # fmt: skip

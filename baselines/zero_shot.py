@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
@@ -98,16 +99,41 @@ class ZeroShotRefitAtomRef(UntouchedGGA):
                 desc=f"{self.name}: GGA energies of the training fraction",
                 progress=context.progress,
             ).energy_per_atom
-            residual = train.labels().energy_per_atom - gga_energy
-            shift = fit_elemental_reference(
-                train.composition_fractions(), residual, train.material_ids
-            )
-            filled, mask = shift.filled_from(np.zeros_like(shift.weights))
-            self.atomref_weights_ = self.atomref_weights_ + filled.weights
-            self.n_filled_elements_ = int(mask.sum())
+            shift = fit_residual_shift(train, gga_energy)
+            self.atomref_weights_ = self.atomref_weights_ + shift.weights
+            self.n_filled_elements_ = shift.n_filled_elements
             self.condition_number_ = shift.condition_number
         set_atomref_weights(self.model_, self.atomref_weights_)
         return self
+
+
+@dataclass(frozen=True)
+class ResidualShift:
+    """The per-element shift that moves a GGA model's elemental reference to the target's.
+
+    Attributes:
+        weights: ``[94]`` eV/atom, added to the GGA ``AtomRef`` weights (column ``Z - 1``);
+            elements absent from the training frames get the mean fitted shift.
+        n_filled_elements: how many elements got the mean (absent from the training frames).
+        condition_number: of the least-squares problem (large: some shifts are ill-posed).
+    """
+
+    weights: np.ndarray
+    n_filled_elements: int
+    condition_number: float
+
+
+def fit_residual_shift(train: FrameSet, gga_energy: np.ndarray) -> ResidualShift:
+    """Least-squares per-element fit to the GGA model's residuals ``E_label - E_GGA``.
+
+    Args:
+        train: the training frames (their labels and compositions).
+        gga_energy: ``[len(train)]`` eV/atom, the GGA model's energies of ``train``'s frames.
+    """
+    residual = train.labels().energy_per_atom - gga_energy
+    shift = fit_elemental_reference(train.composition_fractions(), residual, train.material_ids)
+    filled, mask = shift.filled_from(np.zeros_like(shift.weights))
+    return ResidualShift(filled.weights, int(mask.sum()), shift.condition_number)
 
 
 def _npy(values: np.ndarray) -> bytes:

@@ -4,7 +4,9 @@
 - :func:`predict_with_chgnet`, :func:`check_supported_elements`: predictions in mfbench units;
 - :func:`atomref_weights`, :func:`set_atomref_weights`: the intensive ``AtomRef`` (eV/atom);
 - :mod:`mfbench.models.chgnet.graph_cache`: crystal graphs converted once per dataset and read
-  back by every run (imported on its own: it pulls in the frame store).
+  back by every run (imported on its own: it pulls in the frame store). Its loaders train on a
+  frame set's labels, or on substitute targets of the same frames
+  (``GraphCache.loader(frames, ..., labels=table)``, e.g. the residuals of a Δ-learning method).
 
 torch and chgnet are imported only when a model is loaded or run.
 """

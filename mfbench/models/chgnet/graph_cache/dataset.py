@@ -24,24 +24,34 @@ class GraphDataset:
     """Map-style torch dataset of ``(graph, targets)`` over a frame set, read from a cache.
 
     Item ``i`` is what :func:`graph_loader` batches: the frame's graph with
-    ``graph_id=i`` and ``mp_id`` its frame id, and the targets of the frame set's fidelity,
-    float32 tensors ``e`` (eV/atom, scalar), ``f`` (eV/Å, ``[n_atoms, 3]``), ``s`` (GPa,
-    ``[3, 3]``) and ``m`` (μB, ``[n_atoms]``, None when any magmom is unlabelled); ``f``,
-    ``s`` and ``m`` are views of one storage. Collate
-    with chgnet's ``collate_graphs``. Picklable without the frame store, for ``DataLoader``
-    workers.
+    ``graph_id=i`` and ``mp_id`` its frame id, and its targets (the labels of the frame set's
+    fidelity, or row ``i`` of ``labels`` when given), float32 tensors ``e`` (eV/atom,
+    scalar), ``f`` (eV/Å, ``[n_atoms, 3]``), ``s`` (GPa, ``[3, 3]``) and ``m`` (μB,
+    ``[n_atoms]``, None when any magmom is unlabelled); ``f``, ``s`` and ``m`` are views of
+    one storage. Collate with chgnet's ``collate_graphs``. Picklable without the frame store,
+    for ``DataLoader`` workers.
+
+    Args:
+        cache: the :class:`~mfbench.models.chgnet.graph_cache.GraphCache` of the frames' store.
+        frames: the frames, in item order.
+        labels: substitute targets (e.g. the residuals a Δ-learning method trains on): one row
+            per frame of ``frames``, in order, with the frames' atom counts. None: the frames'
+            own labels (``frames.labels()``).
 
     Raises:
         DataError: at construction, when a frame has no graph (cannot be converted, or not
-            built); every such frame is named. Nothing is substituted.
+            built), every such frame named; or when ``labels`` does not match ``frames``.
+            Nothing is substituted.
     """
 
-    def __init__(self, cache: Any, frames: FrameSet) -> None:
+    def __init__(self, cache: Any, frames: FrameSet, *, labels: LabelTable | None = None) -> None:
         cache.check_store(frames.store)
         self.cache = cache
         self.indices = np.asarray(frames.indices, dtype=np.int64)
         self.frame_ids = [str(frame_id) for frame_id in frames.frame_ids.tolist()]
-        self.table: LabelTable = frames.labels()
+        self.table: LabelTable = (
+            frames.labels() if labels is None else check_substitute_labels(frames, labels)
+        )
         missing = cache.missing(self.indices)
         if missing:
             lines = "\n".join(f"  {frame_id}: {why}" for frame_id, why in missing.items())
@@ -76,6 +86,33 @@ class GraphDataset:
             "m": None if np.isnan(magmoms).any() else values[3 * n + 9 :],
         }
         return graph, targets
+
+
+def check_substitute_labels(frames: FrameSet, labels: LabelTable) -> LabelTable:
+    """``labels``, after checking that they fit ``frames`` row by row (frames and atom counts).
+
+    Raises:
+        DataError: another number of frames, or a frame with another number of atoms (the
+            first such frame is named).
+    """
+    if labels.n_frames != len(frames):
+        raise DataError(
+            f"the substitute labels have {labels.n_frames} frame(s), the frame set "
+            f"{len(frames)}: give one row per frame, in the frame set's order"
+        )
+    offsets = frames.store.atom_offsets
+    indices = np.asarray(frames.indices, dtype=np.int64)
+    expected = offsets[indices + 1] - offsets[indices]
+    wrong = np.flatnonzero(labels.n_atoms != expected)
+    if len(wrong):
+        i = int(wrong[0])
+        raise DataError(
+            f"the substitute labels give {int(labels.n_atoms[i])} atom(s) for row {i}, the "
+            f"frame has {int(expected[i])} ({len(wrong)} row(s) differ); the labels must be "
+            "in the frame set's order",
+            frame=str(frames.frame_ids[i]),
+        )
+    return labels
 
 
 def graph_loader(

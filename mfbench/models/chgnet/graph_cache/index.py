@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mfbench.atomic_write import write_json_atomic
 from mfbench.models.chgnet.graph_cache.format import (
     CACHE_FORMAT_VERSION,
@@ -113,6 +115,25 @@ def scan_shards(
         )
         discarded += len(gone)
     return listed, discarded
+
+
+def check_header_frame_ids(header: dict[str, Any], store_frame_ids: np.ndarray) -> None:
+    """Raise :class:`CorruptShardError` unless a shard header's frame ids are the store's.
+
+    Args:
+        header: the shard header (its ``frames`` and ``failed`` entries name store indices
+            and frame ids).
+        store_frame_ids: ``[n_frames]`` the store's frame ids, by store index.
+    """
+    for indices, ids in (
+        (header["frames"], header["frame_ids"]),
+        ([f[0] for f in header["failed"]], [f[1] for f in header["failed"]]),
+    ):
+        idx = np.asarray(indices, dtype=np.int64)
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(store_frame_ids)):
+            raise CorruptShardError("frame index out of the store's range")
+        if len(idx) and store_frame_ids[idx].tolist() != list(ids):
+            raise CorruptShardError("frame ids do not match the store's")
 
 
 def write_index(

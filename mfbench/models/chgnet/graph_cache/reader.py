@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from mfbench.data.frameset import FrameSet
+from mfbench.data.labels import LabelTable
 from mfbench.data.store import FrameStore
 from mfbench.errors import DataError
 from mfbench.models.chgnet.graph_cache.build import (
@@ -44,7 +45,6 @@ from mfbench.models.chgnet.graph_cache.build import (
 from mfbench.models.chgnet.graph_cache.dataset import GraphDataset, graph_loader
 from mfbench.models.chgnet.graph_cache.format import (
     REQUIRES_GRAD,
-    CorruptShardError,
     Shard,
     decode_record,
     pread_into,
@@ -56,7 +56,11 @@ from mfbench.models.chgnet.graph_cache.identity import (
     dataset_identity,
     sha256_json,
 )
-from mfbench.models.chgnet.graph_cache.index import scan_shards, write_index
+from mfbench.models.chgnet.graph_cache.index import (
+    check_header_frame_ids,
+    scan_shards,
+    write_index,
+)
 
 if TYPE_CHECKING:
     from chgnet.graph import CrystalGraph
@@ -227,26 +231,13 @@ class GraphCache:
         """Index the valid shards on disk; drop stale and corrupt ones. Returns how many."""
 
         def accept(name: str, header: dict[str, Any]) -> None:
-            self._check_ids(header)
+            check_header_frame_ids(header, self._open_store().frame_ids)
             self._add(name, header)
 
         self._listed, discarded = scan_shards(
             self.directory, self.identity_key, self.identity, verify=verify, accept=accept
         )
         return discarded
-
-    def _check_ids(self, header: dict[str, Any]) -> None:
-        """The header's frame ids must be the store's ids at its frame indices."""
-        store = self._open_store()
-        for indices, ids in (
-            (header["frames"], header["frame_ids"]),
-            ([f[0] for f in header["failed"]], [f[1] for f in header["failed"]]),
-        ):
-            idx = np.asarray(indices, dtype=np.int64)
-            if len(idx) and (idx.min() < 0 or idx.max() >= self.n_frames):
-                raise CorruptShardError("frame index out of the store's range")
-            if len(idx) and store.frame_ids[idx].tolist() != list(ids):
-                raise CorruptShardError("frame ids do not match the store's")
 
     def _add(self, name: str, header: dict[str, Any]) -> None:
         shard = Shard.from_header(name, header)
@@ -372,9 +363,9 @@ class GraphCache:
         """The graphs of ``keys`` (store indices or frame ids), in order; see :meth:`get`."""
         return [self.get(key) for key in keys]
 
-    def dataset(self, frames: FrameSet) -> GraphDataset:
-        """A map-style torch dataset of (graph, targets) over ``frames``."""
-        return GraphDataset(self, frames)
+    def dataset(self, frames: FrameSet, *, labels: LabelTable | None = None) -> GraphDataset:
+        """A map-style torch dataset of (graph, targets) over ``frames`` (:class:`GraphDataset`)."""
+        return GraphDataset(self, frames, labels=labels)
 
     def loader(
         self,
@@ -386,15 +377,17 @@ class GraphCache:
         num_workers: int = 0,
         pin_memory: bool = False,
         persistent_workers: bool = False,
+        labels: LabelTable | None = None,
     ) -> DataLoader:
         """A ``DataLoader`` of CHGNet batches over ``frames``, read from this cache.
 
         Batches are chgnet's ``collate_graphs`` output ``(graphs, targets)``; the order is
         drawn from a generator seeded with ``seed`` in the main process, so it does not
-        depend on ``num_workers``.
+        depend on ``num_workers``. The targets are ``frames.labels()``, or ``labels`` (one row
+        per frame of ``frames``, in order, with the same atom counts) when given.
         """
         return graph_loader(
-            self.dataset(frames), batch_size, shuffle=shuffle, seed=seed,
+            self.dataset(frames, labels=labels), batch_size, shuffle=shuffle, seed=seed,
             num_workers=num_workers, pin_memory=pin_memory,
             persistent_workers=persistent_workers,
         )  # fmt: skip
