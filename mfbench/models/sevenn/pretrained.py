@@ -10,7 +10,7 @@ from pymatgen.core import Structure
 
 from mfbench import units
 from mfbench.data.labels import LabelTable
-from mfbench.errors import MfbenchError
+from mfbench.models.sevenn.extra import require_sevenn
 
 
 def load_calculator(model: str, modal: str | None, device: str) -> Any:
@@ -22,14 +22,12 @@ def load_calculator(model: str, modal: str | None, device: str) -> Any:
         device: ``"cpu"`` or ``"cuda[:i]"``.
 
     Raises:
-        MfbenchError: ``sevenn`` is not installed.
+        MissingExtraError: ``sevenn`` is not installed (the message names
+            ``pip install "mfbench[sevenn]"``).
     """
-    try:
-        from sevenn.calculator import SevenNetCalculator
-    except ImportError as exc:
-        raise MfbenchError(
-            "sevennet-pretrained needs the sevenn package (pip install sevenn)"
-        ) from exc
+    require_sevenn(f"the SevenNet model {model!r}")
+    from sevenn.calculator import SevenNetCalculator
+
     kwargs: dict[str, Any] = {"model": model, "device": device}
     if modal is not None:
         kwargs["modal"] = modal
