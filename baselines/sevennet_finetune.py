@@ -4,10 +4,10 @@
 (2024); trained on MPtrj only, so a GGA start like CHGNet 0.3.0) and
 
 1. refits its per-element energy shift on the training fraction, as ``zero-shot`` does for
-   CHGNet: a least-squares per-element fit (eV/atom, on composition fractions) of the
-   residuals ``E_target - E_SevenNet-0`` of the training frames, added to SevenNet-0's
-   shift; elements absent from the fraction get the mean fitted change. The shift stays
-   frozen afterwards (sevenn's ``train_shift_scale: False``);
+   CHGNet (:func:`baselines.zero_shot.fit_residual_shift`): a least-squares per-element fit
+   (eV/atom, on composition fractions) of the residuals ``E_target - E_SevenNet-0`` of the
+   training frames, added to SevenNet-0's shift; elements absent from the fraction get the
+   mean fitted change. The shift stays frozen afterwards (sevenn's ``train_shift_scale: False``);
 2. fine-tunes everything else with sevenn's own trainer and its ``fine_tune`` preset (Adam,
    exponential decay γ 0.99 per epoch, Huber δ 0.01, loss weights energy/force/stress
    1/1/0.01), for the task's budget: ``epochs`` passes or ``max_steps`` optimizer steps,
@@ -28,6 +28,8 @@ from typing import Self
 import numpy as np
 from pymatgen.core import Structure
 
+from baselines.references import HUANG_2025, PARK_2024_SEVENNET
+from baselines.zero_shot import fit_residual_shift
 from mfbench.methods import (
     FitContext,
     FitDivergedError,
@@ -35,7 +37,6 @@ from mfbench.methods import (
     LabelTable,
     Method,
     MfbenchError,
-    fit_elemental_reference,
 )
 from mfbench.models.sevenn import (
     SAVED_FILE,
@@ -70,6 +71,7 @@ class SevenNetFineTune(Method):
 
     name = "sevennet-finetune"
     needs_training_frames = True
+    references = (PARK_2024_SEVENNET, HUANG_2025)
 
     def __init__(
         self,
@@ -126,16 +128,15 @@ class SevenNetFineTune(Method):
             desc=f"{self.name}: SevenNet-0 energies of the training fraction",
             progress=context.progress,
         ).energy_per_atom  # fmt: skip
-        residual = train.labels().energy_per_atom - gga
-        fit = fit_elemental_reference(train.composition_fractions(), residual, train.material_ids)
-        change, filled = fit.filled_from(np.zeros_like(fit.weights))
-        add_to_species_shift(model, change.weights)
-        self.shift_change_ = change.weights
-        condition = fit.condition_number
+        shift = fit_residual_shift(train, gga)  # zero-shot's fit, filled with the mean change
+        add_to_species_shift(model, shift.weights)
+        self.shift_change_ = shift.weights
+        left = train.labels().energy_per_atom - gga - train.composition_fractions() @ shift.weights
+        condition = shift.condition_number
         return {
             "condition_number": condition if math.isfinite(condition) else None,
-            "filled_elements": int(filled.sum()),
-            "residual_mae_ev_per_atom": fit.residual_mae_ev_per_atom,
+            "filled_elements": shift.n_filled_elements,
+            "residual_mae_ev_per_atom": float(np.mean(np.abs(left))),
         }
 
     def _recipe(self, n_train: int, context: FitContext) -> Recipe:
