@@ -4,7 +4,8 @@
 r²SCAN head, the teacher of the embedded dataset v2 (``surrogate-sevennet``). On a task
 labelled by that teacher it reproduces the labels (a reference row: the checkpoint was trained
 on r²SCAN data, so the run is never ranked); on other tasks it is a second architecture's
-zero-shot opinion. Magnetic moments are not predicted (NaN). Needs ``pip install sevenn``.
+zero-shot opinion. Magnetic moments are not predicted (NaN). Needs the sevenn extra
+(``pip install "mfbench[sevenn]"``).
 """
 
 from __future__ import annotations

@@ -155,8 +155,8 @@ def cmd_generate_surrogate(args: argparse.Namespace) -> int:
             import sevenn  # noqa: F401
         except ImportError as exc:
             raise MfbenchError(
-                "generating the SevenNet-labelled dataset needs the sevenn package "
-                '(pip install -e ".[dev]"); using the shipped file does not'
+                "generating the SevenNet-labelled dataset needs the sevenn extra "
+                '(pip install "mfbench[sevenn]"); using the shipped file does not'
             ) from exc
         report: Any = surrogate_teacher.generate(
             Path(args.out), seed=args.seed or surrogate_teacher.DEFAULT_SEED,
