@@ -154,8 +154,10 @@ def test_a_shift_change_moves_energy_per_atom_by_the_fractions_times_the_change(
     after = predict_with_sevennet(model, [structure], progress=False)
     expected = (0.7 - 2 * 1.3 + 2.1) / 4  # eV/atom
     assert after.energy_per_atom[0] - before.energy_per_atom[0] == pytest.approx(expected, abs=2e-6)
-    np.testing.assert_array_equal(after.forces, before.forces)
-    np.testing.assert_array_equal(after.stress, before.stress)
+    # forces and stress do not depend on the shift; with several torch threads the float32
+    # sums may run in another order, so they agree to round-off rather than bit for bit
+    np.testing.assert_allclose(after.forces, before.forces, rtol=0, atol=1e-6)  # eV/Å
+    np.testing.assert_allclose(after.stress, before.stress, rtol=1e-6, atol=1e-5)  # GPa
     moved = species_shift(model) - species_shift(sevennet_0)
     np.testing.assert_allclose(moved[[11, 7, 13, 25]], delta[[11, 7, 13, 25]], atol=1e-6)
     assert np.isnan(species_shift(sevennet_0)[[0, 83]]).tolist() == [False, True]  # H, Po
