@@ -87,6 +87,48 @@ def _mean_maes(sums: dict[str, float], sizes: dict[str, int]) -> dict[str, float
     return {k: (sums[k] / sizes[k] if sizes[k] else math.nan) for k in TARGETS}
 
 
+def make_loss(recipe: Recipe) -> Any:
+    """The ``CombinedLoss`` of chgnet over e/f/s/m, with the recipe's Huber δ and loss weights."""
+    from chgnet.trainer.trainer import CombinedLoss
+
+    return CombinedLoss(
+        target_str=TARGETS, criterion="Huber", delta=recipe.huber_delta,
+        energy_loss_ratio=recipe.energy_loss_ratio, force_loss_ratio=recipe.force_loss_ratio,
+        stress_loss_ratio=recipe.stress_loss_ratio, mag_loss_ratio=recipe.mag_loss_ratio,
+    )  # fmt: skip
+
+
+def batch_loss(
+    model: Any, loss_fn: Any, graphs: list[Any], targets: dict[str, Any], *, device: str
+) -> dict[str, Any]:
+    """One batch through ``model`` (e/f/s/m) on ``device`` and ``loss_fn``'s output.
+
+    Args:
+        model: a ``chgnet.model.CHGNet``.
+        loss_fn: from :func:`make_loss`.
+        graphs: the batch's CHGNet graphs (one ``(graphs, targets)`` batch of a graph
+            loader, on CPU).
+        targets: the batch's labels (``e``, ``f``, ``s``, ``m``).
+        device: the model's torch device.
+
+    Returns:
+        ``CombinedLoss``'s dict: ``loss`` (a scalar tensor with its autograd graph) and
+        ``<k>_MAE``, ``<k>_MAE_size`` for k in e/f/s/m.
+    """
+    for graph in graphs:
+        graph.atom_frac_coord.requires_grad = True
+    graphs = [g.to(device) for g in graphs]
+    targets = {k: _move(v, device) for k, v in targets.items()}
+    return loss_fn(targets, model(graphs, task=TARGETS))
+
+
+def add_maes(sums: dict[str, float], sizes: dict[str, int], out: dict[str, Any]) -> None:
+    """Add one batch's MAEs (``out`` of :func:`batch_loss`), weighted by their sizes."""
+    for k in TARGETS:
+        sums[k] += float(out[f"{k}_MAE"]) * out[f"{k}_MAE_size"]
+        sizes[k] += int(out[f"{k}_MAE_size"])
+
+
 class _Checkpoint:
     """One stage's checkpoint file: ``<folder>/<tag>.pt``."""
 
@@ -162,7 +204,6 @@ def train_chgnet(
         TrainingDivergedError: the training loss is NaN or infinite; the message names the epoch.
     """
     import torch
-    from chgnet.trainer.trainer import CombinedLoss
 
     model.to(device)  # before the optimizer, so that its state lives where the weights do
     for parameter in model.composition_model.parameters():
@@ -176,11 +217,7 @@ def train_chgnet(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=total_steps, eta_min=recipe.decay_fraction * recipe.learning_rate
     )
-    loss_fn = CombinedLoss(
-        target_str=TARGETS, criterion="Huber", delta=recipe.huber_delta,
-        energy_loss_ratio=recipe.energy_loss_ratio, force_loss_ratio=recipe.force_loss_ratio,
-        stress_loss_ratio=recipe.stress_loss_ratio, mag_loss_ratio=recipe.mag_loss_ratio,
-    )  # fmt: skip
+    loss_fn = make_loss(recipe)
     generator = getattr(train_loader, "generator", None)
     checkpoint = _Checkpoint(checkpoint_dir, tag, key)
     history: list[dict[str, Any]] = []
@@ -208,11 +245,7 @@ def train_chgnet(
         data_seconds, waiting = 0.0, time.perf_counter()
         for step, (graphs, targets) in enumerate(bar, start=1):
             data_seconds += time.perf_counter() - waiting
-            for graph in graphs:
-                graph.atom_frac_coord.requires_grad = True
-            graphs = [g.to(device) for g in graphs]
-            targets = {k: _move(v, device) for k, v in targets.items()}
-            out = loss_fn(targets, model(graphs, task=TARGETS))
+            out = batch_loss(model, loss_fn, graphs, targets, device=device)
             loss = out["loss"]
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
@@ -224,9 +257,7 @@ def train_chgnet(
             optimizer.step()
             scheduler.step()
             done += 1
-            for k in TARGETS:
-                sums[k] += float(out[f"{k}_MAE"]) * out[f"{k}_MAE_size"]
-                sizes[k] += int(out[f"{k}_MAE_size"])
+            add_maes(sums, sizes, out)
             bar.set_postfix(loss=f"{loss.item():.3g}", e_mae=f"{sums['e'] / sizes['e']:.3g}")
             # free this step's batch and autograd graph before the next batch is read
             del graphs, targets, out, loss
@@ -266,14 +297,8 @@ def validate(
     for graphs, targets in tqdm(
         loader, desc="validate", unit="batch", disable=not progress, leave=False
     ):
-        for graph in graphs:
-            graph.atom_frac_coord.requires_grad = True
-        graphs = [g.to(device) for g in graphs]
-        targets = {k: _move(v, device) for k, v in targets.items()}
-        out = loss_fn(targets, model(graphs, task=TARGETS))
-        for k in TARGETS:
-            sums[k] += float(out[f"{k}_MAE"]) * out[f"{k}_MAE_size"]
-            sizes[k] += int(out[f"{k}_MAE_size"])
+        out = batch_loss(model, loss_fn, graphs, targets, device=device)
+        add_maes(sums, sizes, out)
         # free this batch and its autograd graph before the next batch is read and run
         del graphs, targets, out
     return _mean_maes(sums, sizes)
