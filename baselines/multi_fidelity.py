@@ -1,12 +1,14 @@
 """Multi-fidelity joint training: one CHGNet backbone, one head per fidelity (``multi-fidelity``).
 
-It follows SevenNet-MF (Kim et al., "Data-efficient multifidelity training for high-fidelity
-machine learning interatomic potentials", J. Am. Chem. Soc. 2025, arXiv 2409.07947) and MACE's
-multi-head fine-tuning (Batatia et al., "A foundation model for atomistic materials
-chemistry", arXiv 2401.00096): the scarce high-fidelity labels are learned together with
-plentiful low-fidelity labels of related structures, through one shared network whose
-fidelity-specific parts are small, so the low-fidelity data keeps the shared representation
-from over-fitting the few high-fidelity frames. The prediction uses the r²SCAN head only.
+It follows SevenNet-MF (Kim, J. et al., "Data-efficient multi-fidelity training for
+high-fidelity machine learning interatomic potentials", J. Am. Chem. Soc. 2025, doi
+10.1021/jacs.4c14455, arXiv 2409.07947) and MACE's multi-head fine-tuning (Batatia, I. et al.,
+"A foundation model for atomistic materials chemistry", arXiv 2401.00096; MACE documentation,
+"Multihead Replay Finetuning"): the scarce high-fidelity labels are learnt together with
+plentiful low-fidelity labels through one shared network whose fidelity-specific parts are
+small, so the low-fidelity data keeps the shared representation from over-fitting the few
+high-fidelity frames. SevenNet-MF feeds a one-hot fidelity into selected layers; separate
+readout heads, as MACE uses, need no change to CHGNet. The prediction uses the r²SCAN head.
 
 How it is built on CHGNet 0.3.0 (``mfbench.models.chgnet.load_pretrained``):
 
@@ -22,10 +24,11 @@ How it is built on CHGNet 0.3.0 (``mfbench.models.chgnet.load_pretrained``):
   the r²SCAN fraction (``E_r2SCAN - E_GGA-model``), exactly as ``zero-shot`` does. The GGA
   head's AtomRef gets the same treatment on the auxiliary GGA frames: the task's GGA labels
   need not be CHGNet's own (the ranked task's come from SevenNet-MF-0's PBE head, without
-  MP2020's anion corrections: CHGNet 0.3.0 misses them by 141 meV/atom on average, 102 after
-  the shift, which is 0.56 eV per O fraction, 0.70 per S), and a residual offset left in the
-  GGA head would be learnt by the shared backbone. Where the GGA labels are CHGNet's own
-  (MPtrj), the fitted shift is close to zero. Elements absent from a fit get the mean shift.
+  MP2020's anion corrections: CHGNet 0.3.0 is 141 meV/atom off them on the train split, 102
+  after the shift, whose weights are +0.56 eV/atom for O and +0.70 for S), and an offset left
+  in the GGA head would be learnt by the shared backbone. Where the GGA labels are CHGNet's own
+  (MPtrj), the fitted shift should be close to zero. Elements absent from a fit get the mean
+  shift.
 - **Data.** The GGA frames are what ``context.auxiliary("gga")`` returns (the task decides
   the scope: on the embedded tasks the GGA labels of the whole train split, r²SCAN fraction
   included; the runner records the use). Without it, the fit stops with
