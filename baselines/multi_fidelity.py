@@ -20,9 +20,15 @@ How it is built on CHGNet 0.3.0 (``mfbench.models.chgnet.load_pretrained``):
   through the shared backbone; magnetic moments (μB) come from the backbone's ``site_wise``
   layer and are shared.
 - **Elemental references**, frozen during training. The r²SCAN head's AtomRef is the GGA
-  AtomRef plus a per-element shift fitted by least squares to the GGA model's residuals on
-  the r²SCAN fraction (``E_r2SCAN - E_GGA-model``), exactly as ``zero-shot`` does. The GGA
-  head's AtomRef gets the same treatment on the auxiliary GGA frames: the task's GGA labels
+  AtomRef plus a per-element shift fitted to the GGA model's residuals on the r²SCAN fraction
+  (``E_r2SCAN - E_GGA-model``), by ridge regression with the strength chosen on the validation
+  split, exactly as ``finetune-residual-atomref`` starts
+  (:func:`baselines.regularised_reference.select_shift`; ``strengths`` is its grid, and a
+  grid of ``(0.0,)`` gives ``zero-shot``'s plain least squares): so ``multi-fidelity`` and
+  ``finetune-residual-atomref`` differ only in the joint GGA training. The GGA head's AtomRef
+  is the GGA AtomRef plus a least-squares shift fitted to the residuals on the auxiliary GGA
+  frames (thousands of frames: no shrinkage, and no GGA validation labels to choose a
+  strength on). The GGA head needs a shift of its own because the task's GGA labels
   need not be CHGNet's own (the ranked task's come from SevenNet-MF-0's PBE head, without
   MP2020's anion corrections: CHGNet 0.3.0 is 141 meV/atom off them on the train split, 102
   after the shift, whose weights are +0.56 eV/atom for O and +0.70 for S), and an offset left
@@ -45,11 +51,13 @@ How it is built on CHGNet 0.3.0 (``mfbench.models.chgnet.load_pretrained``):
 - **Checkpoints** after every epoch (both heads, optimizer, both loaders' positions) resume a
   killed run exactly (:func:`baselines.joint_training.train_joint`).
 
-``history_`` holds ``train`` (per epoch: r²SCAN-head train and validation MAEs as the
-fine-tune baselines record them, and ``aux``: the mean GGA loss, the GGA head's train MAEs and
-the GGA batches drawn so far), ``gga_frames`` (frames in the GGA pool), ``gga_ratio``,
-``gga_loss_weight`` and ``gga_batches`` (drawn in all). Only the r²SCAN model is kept and
-saved; the GGA head is dropped after ``fit``.
+``history_`` holds ``reference_shift`` (the chosen strength and every candidate's validation
+energy MAE, as ``finetune-residual-atomref`` records it), ``gga_reference_shift`` (the GGA
+head's fit), ``train`` (per epoch: r²SCAN-head train and validation MAEs as the fine-tune
+baselines record them, and ``aux``: the mean GGA loss, the GGA head's train MAEs and the GGA
+batches drawn so far), ``auxiliary`` (``"gga"``), ``gga_frames`` (frames in the GGA pool),
+``gga_ratio``, ``gga_loss_weight`` and ``gga_batches`` (drawn in all). Only the r²SCAN model
+is kept and saved; the GGA head is dropped after ``fit``.
 """
 
 from __future__ import annotations
@@ -65,6 +73,8 @@ import numpy as np
 
 from baselines.finetune import FineTune, graph_loader
 from baselines.joint_training import JOINT_LOOP_VERSION, fidelity_view, train_joint
+from baselines.references import BATATIA_2023_MACE_MP, DENG_2023_CHGNET, KIM_2025_MULTIFIDELITY
+from baselines.regularised_reference import DEFAULT_STRENGTHS, check_strengths, select_shift
 from baselines.training import LOOP_VERSION, Recipe
 from mfbench.methods import FitContext, FrameSet, MfbenchError, fit_elemental_reference
 from mfbench.models.chgnet import atomref_weights, set_atomref_weights
@@ -96,10 +106,14 @@ class MultiFidelity(FineTune):
         energy_loss_ratio, force_loss_ratio, stress_loss_ratio, mag_loss_ratio: loss weights
             of energy, forces, stress and magmoms, for both fidelities.
         base_model: the pretrained CHGNet both heads start from.
+        strengths: the ridge strengths (dimensionless, each ≥ 0) the r²SCAN head's residual
+            shift is chosen from on the validation split (see
+            :mod:`baselines.regularised_reference`).
     """
 
     name = "multi-fidelity"
     needs_training_frames = True
+    references = (KIM_2025_MULTIFIDELITY, BATATIA_2023_MACE_MP, DENG_2023_CHGNET)
 
     def __init__(
         self,
@@ -113,6 +127,7 @@ class MultiFidelity(FineTune):
         stress_loss_ratio: float = 0.1,
         mag_loss_ratio: float = 1.0,
         base_model: str = "0.3.0",
+        strengths: tuple[float, ...] = DEFAULT_STRENGTHS,
     ) -> None:
         self.learning_rate = learning_rate
         self.epochs = epochs
@@ -124,12 +139,14 @@ class MultiFidelity(FineTune):
         self.stress_loss_ratio = stress_loss_ratio
         self.mag_loss_ratio = mag_loss_ratio
         self.base_model = base_model
+        self.strengths = strengths
 
     def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
         """Fit both heads' references, then train backbone and heads on both fidelities.
 
         Raises:
             ValueError: no training frames, or ``gga_ratio`` / ``gga_loss_weight`` out of range.
+            ReferenceStrengthError: ``strengths`` is not a usable grid.
             AuxiliaryDataError: the task offers no auxiliary ``"gga"`` data, or none of it.
             TrainingDivergedError: a loss turned NaN.
         """
@@ -141,18 +158,38 @@ class MultiFidelity(FineTune):
             raise ValueError(f"gga_ratio must be at least 1, got {self.gga_ratio}")
         if not (math.isfinite(self.gga_loss_weight) and self.gga_loss_weight >= 0):
             raise ValueError(f"gga_loss_weight must be finite and ≥ 0, got {self.gga_loss_weight}")
+        check_strengths(self.strengths)
         gga = self._gga_frames(context)
         model = self._start_model(context)
         steps, batch = self._steps_and_batch(train, context)
         data = {"workers": context.data_workers, "pin_memory": context.device.startswith("cuda")}
 
-        # both references from the untouched GGA model, before either head changes
+        # both references from the untouched GGA model's energies, before either head changes
+        residual = {
+            side: frames.labels().energy_per_atom - _energies(
+                model, graph_loader(model, frames, batch, shuffle=False, seed=0, **data),
+                context.device,
+            )
+            for side, frames in (("train", train), ("val", val), ("gga", gga))
+        }  # fmt: skip
+        choice = select_shift(
+            train.composition_fractions(), residual["train"], train.material_ids,
+            val.composition_fractions(), residual["val"], self.strengths,
+        )  # fmt: skip
+        gga_fit = fit_elemental_reference(
+            gga.composition_fractions(), residual["gga"], gga.material_ids
+        )
+        gga_shift, gga_filled = gga_fit.filled_from(np.zeros_like(gga_fit.weights))
         gga_atomref = atomref_weights(model)
-        r2scan_shift, r2scan_fit = self._residual_shift(model, train, batch, context, data)
-        gga_shift, gga_fit = self._residual_shift(model, gga, batch, context, data)
         gga_model = fidelity_view(model)
-        set_atomref_weights(model, gga_atomref + r2scan_shift)
-        set_atomref_weights(gga_model, gga_atomref + gga_shift)
+        set_atomref_weights(model, gga_atomref + choice.shift)
+        set_atomref_weights(gga_model, gga_atomref + gga_shift.weights)
+        # rounded to 1 µeV/atom: a near-tie flipped by float noise must not resume another start
+        references = {
+            "r2scan_strength": choice.strength,
+            "r2scan_shift": [round(float(w), 6) for w in choice.shift],
+            "gga_shift": [round(float(w), 6) for w in gga_shift.weights],
+        }
 
         recipe = Recipe(
             epochs=math.ceil(steps / math.ceil(len(train) / batch)), max_steps=steps,
@@ -169,13 +206,19 @@ class MultiFidelity(FineTune):
             graph_loader(model, val, batch, shuffle=False, seed=context.seed, **data),
             recipe, aux_ratio=self.gga_ratio, aux_loss_weight=self.gga_loss_weight,
             device=context.device, checkpoint_dir=context.checkpoint_dir, tag="joint",
-            key=self._checkpoint_key(recipe, batch, gga_seed, train, val, gga, context),
+            key=self._checkpoint_key(
+                recipe, batch, gga_seed, train, val, gga, context, references=references
+            ),
             progress=context.progress,
         )  # fmt: skip
         self.model_ = model
-        self.atomref_condition_number_ = r2scan_fit.condition_number
-        self.gga_atomref_condition_number_ = gga_fit.condition_number
         self.history_ = {
+            "reference_shift": choice.history(),
+            "gga_reference_shift": {
+                "n_filled_elements": int(gga_filled.sum()),
+                "condition_number": gga_fit.condition_number,
+                "residual_mae_ev_per_atom": gga_fit.residual_mae_ev_per_atom,
+            },
             "train": history, "auxiliary": AUXILIARY, "gga_frames": len(gga),
             "gga_ratio": self.gga_ratio, "gga_loss_weight": self.gga_loss_weight,
             "gga_batches": history[-1]["aux"]["batches"],
@@ -201,27 +244,14 @@ class MultiFidelity(FineTune):
             raise AuxiliaryDataError(f"the task's auxiliary {AUXILIARY!r} data has no frames")
         return frames
 
-    def _residual_shift(
-        self, model: Any, frames: FrameSet, batch: int, context: FitContext,
-        data: dict[str, Any],
-    ) -> tuple[np.ndarray, Any]:  # fmt: skip
-        """The per-element shift fitted to ``frames``' labels minus ``model``'s energies.
-
-        Returns:
-            ``[94]`` eV/atom (elements absent from ``frames`` get the mean shift) and the fit.
-        """
-        loader = graph_loader(model, frames, batch, shuffle=False, seed=context.seed, **data)
-        energies = _energies(model, loader, context.device)
-        residual = frames.labels().energy_per_atom - energies
-        fit = fit_elemental_reference(frames.composition_fractions(), residual, frames.material_ids)
-        filled, _ = fit.filled_from(np.zeros_like(fit.weights))
-        return filled.weights, fit
-
     def _checkpoint_key(
         self, recipe: Recipe, batch: int, gga_seed: int, train: FrameSet, val: FrameSet,
-        gga: FrameSet, context: FitContext,
+        gga: FrameSet, context: FitContext, references: dict[str, Any] | None = None,
     ) -> str:  # fmt: skip
-        """sha256 of everything that changes the result: only such a checkpoint resumes."""
+        """sha256 of everything that changes the result: only such a checkpoint resumes.
+
+        ``references``: the chosen strength and both heads' shifts (rounded).
+        """
         import chgnet
 
         identity = {
@@ -230,6 +260,7 @@ class MultiFidelity(FineTune):
             "recipe": asdict(recipe), "batch": batch, "seed": context.seed,
             "gga_seed": gga_seed, "train": train.fingerprint, "val": val.fingerprint,
             "gga": {"fingerprint": gga.fingerprint, "fidelity": gga.fidelity, "n": len(gga)},
+            "references": references,
         }  # fmt: skip
         text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()

@@ -58,3 +58,12 @@ RAMAKRISHNAN_2015_DELTA = """@article{ramakrishnan2015delta,
   doi     = {10.1021/acs.jctc.5b00099}
 }
 """
+
+BATATIA_2023_MACE_MP = """@misc{batatia2023foundation,
+  title         = {A foundation model for atomistic materials chemistry},
+  author        = {Batatia, Ilyes and others},
+  year          = {2023},
+  eprint        = {2401.00096},
+  archivePrefix = {arXiv}
+}
+"""

@@ -12,6 +12,7 @@ import torch
 from baselines.finetune import graph_loader
 from baselines.joint_training import HEAD_MODULES, CyclingBatches, fidelity_view
 from baselines.multi_fidelity import AuxiliaryDataError, MultiFidelity
+from baselines.regularised_reference import DEFAULT_STRENGTHS, ReferenceStrengthError
 from baselines.training import Recipe, _Checkpoint, batch_loss, make_loss
 from mfbench.data.frameset import FrameSet
 from mfbench.data.prepare import prepare
@@ -89,6 +90,16 @@ def test_bad_sampling_parameters_are_refused(tiny, params, message) -> None:
     train, val, gga = tiny
     with pytest.raises(ValueError, match=message):
         MultiFidelity(**params).fit(train, val, _context(gga))
+
+
+def test_a_bad_strength_grid_is_refused_before_anything_loads(tiny) -> None:
+    train, val, gga = tiny
+    context = _context(gga)
+    with pytest.raises(ReferenceStrengthError, match="non-empty"):
+        MultiFidelity(strengths=()).fit(train, val, context)
+    with pytest.raises(ReferenceStrengthError, match="negative"):
+        MultiFidelity(strengths=(0.0, -1e-6)).fit(train, val, context)
+    assert context.used_auxiliary == [] and not context.checkpoints.entries()
 
 
 def test_the_checkpoint_key_follows_the_gga_frames(tiny) -> None:
@@ -188,6 +199,7 @@ def test_a_killed_fit_resumes_to_the_same_weights(
     assert (whole.steps_run_, whole.history_["gga_frames"], whole.history_["gga_batches"]) == (
         3, 20, 6,
     )  # fmt: skip
+    assert whole.history_["reference_shift"]["chosen_strength"] in DEFAULT_STRENGTHS
 
     original_save, saves = _Checkpoint.save, []
 
