@@ -3,11 +3,14 @@
 ``sevennet-finetune`` starts from SevenNet-0 (Park et al., J. Chem. Theory Comput. 20, 4857
 (2024); trained on MPtrj only, so a GGA start like CHGNet 0.3.0) and
 
-1. refits its per-element energy shift on the training fraction, as ``zero-shot`` does for
-   CHGNet (:func:`baselines.zero_shot.fit_residual_shift`): a least-squares per-element fit
-   (eV/atom, on composition fractions) of the residuals ``E_target - E_SevenNet-0`` of the
-   training frames, added to SevenNet-0's shift; elements absent from the fraction get the
-   mean fitted change. The shift stays frozen afterwards (sevenn's ``train_shift_scale: False``);
+1. refits its per-element energy shift on the training fraction exactly as
+   ``finetune-residual-atomref`` does for CHGNet (:func:`baselines.regularised_reference.
+   select_shift`): a ridge per-element fit (eV/atom, on composition fractions) of the residuals
+   ``E_target - E_SevenNet-0`` of the training frames, with the strength that gives the lowest
+   validation energy MAE, added to SevenNet-0's shift; elements absent from the fraction get
+   the mean fitted change. The two baselines thus differ in the start and its library's
+   recipe, not in the reference. The shift stays frozen afterwards (sevenn's
+   ``train_shift_scale: False``);
 2. fine-tunes everything else with sevenn's own trainer and its ``fine_tune`` preset (Adam,
    exponential decay γ 0.99 per epoch, Huber δ 0.01, loss weights energy/force/stress
    1/1/0.01), for the task's budget: ``epochs`` passes or ``max_steps`` optimizer steps,
@@ -23,13 +26,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 from pymatgen.core import Structure
 
 from baselines.references import HUANG_2025, PARK_2024_SEVENNET
-from baselines.zero_shot import fit_residual_shift
+from baselines.regularised_reference import DEFAULT_STRENGTHS, check_strengths, select_shift
 from mfbench.methods import (
     FitContext,
     FitDivergedError,
@@ -67,6 +70,8 @@ class SevenNetFineTune(Method):
         huber_delta: δ of the Huber loss.
         force_loss_weight, stress_loss_weight: loss weights (energy's is 1; stress in kbar).
         base_model: the ``sevenn`` checkpoint to start from (a single-fidelity model).
+        strengths: the ridge strengths of the shift fit to choose from on the validation split
+            (dimensionless; :data:`baselines.regularised_reference.DEFAULT_STRENGTHS`).
     """
 
     name = "sevennet-finetune"
@@ -83,6 +88,7 @@ class SevenNetFineTune(Method):
         force_loss_weight: float = 1.0,
         stress_loss_weight: float = 0.01,
         base_model: str = "7net-0",
+        strengths: tuple[float, ...] = DEFAULT_STRENGTHS,
     ) -> None:
         self.learning_rate = learning_rate
         self.epochs = epochs
@@ -92,19 +98,20 @@ class SevenNetFineTune(Method):
         self.force_loss_weight = force_loss_weight
         self.stress_loss_weight = stress_loss_weight
         self.base_model = base_model
+        self.strengths = strengths
 
     def fit(self, train: FrameSet, val: FrameSet, context: FitContext) -> Self:
         """Refit the shift on ``train``'s residuals, then fine-tune (resuming from a checkpoint)."""
         if len(train) == 0:
             raise ValueError(f"{self.name} needs training frames; use zero-shot for fraction 0")
+        check_strengths(self.strengths)
         model, config = load_sevennet(context, self.base_model)
         if is_multi_fidelity(model):
             raise MfbenchError(
                 f"{self.name} fine-tunes single-fidelity models; {self.base_model} has heads"
             )
-        structures = train.structures()
-        check_supported_elements(model, structures + val.structures())
-        refit = self._refit_shift(model, train, structures, context)
+        check_supported_elements(model, train.structures() + val.structures())
+        refit = self._refit_shift(model, train, val, context)
         try:
             history = train_sevennet(
                 model, train, val, self._recipe(len(train), context), seed=context.seed,
@@ -115,29 +122,33 @@ class SevenNetFineTune(Method):
         except TrainingDivergedError as exc:
             raise FitDivergedError(str(exc)) from exc
         self.model_, self.config_ = model, config
-        self.history_ = {"shift_refit": refit, "train": history}
+        self.history_ = {"reference_shift": refit, "train": history}
         self.steps_run_ = history[-1]["steps"]
         return self
 
     def _refit_shift(
-        self, model: object, train: FrameSet, structures: list[Structure], context: FitContext
-    ) -> dict[str, float | int | None]:
-        """Add the per-element fit of the residuals to the model's shift; what the fit says."""
-        gga = predict_with_sevennet(
-            model, structures, batch_size=PREDICT_BATCH_SIZE,
-            desc=f"{self.name}: SevenNet-0 energies of the training fraction",
-            progress=context.progress,
-        ).energy_per_atom  # fmt: skip
-        shift = fit_residual_shift(train, gga)  # zero-shot's fit, filled with the mean change
-        add_to_species_shift(model, shift.weights)
-        self.shift_change_ = shift.weights
-        left = train.labels().energy_per_atom - gga - train.composition_fractions() @ shift.weights
-        condition = shift.condition_number
-        return {
-            "condition_number": condition if math.isfinite(condition) else None,
-            "filled_elements": shift.n_filled_elements,
-            "residual_mae_ev_per_atom": float(np.mean(np.abs(left))),
-        }
+        self, model: object, train: FrameSet, val: FrameSet, context: FitContext
+    ) -> dict[str, Any]:
+        """Add the chosen ridge fit of the residuals to the model's shift; what the fit says."""
+        residuals = []
+        for frames, side in ((train, "training"), (val, "validation")):
+            gga = predict_with_sevennet(
+                model, frames.structures(), batch_size=PREDICT_BATCH_SIZE,
+                desc=f"{self.name}: SevenNet-0 energies of the {side} frames",
+                progress=context.progress,
+            ).energy_per_atom  # fmt: skip
+            residuals.append(frames.labels().energy_per_atom - gga)
+        choice = select_shift(
+            train.composition_fractions(), residuals[0], train.material_ids,
+            val.composition_fractions(), residuals[1], self.strengths,
+        )  # fmt: skip
+        add_to_species_shift(model, choice.shift)
+        self.shift_change_ = choice.shift
+        left = residuals[0] - train.composition_fractions() @ choice.shift
+        history = choice.history()
+        if not math.isfinite(history["condition_number"]):
+            history["condition_number"] = None
+        return {**history, "train_residual_mae_ev_per_atom": float(np.mean(np.abs(left)))}
 
     def _recipe(self, n_train: int, context: FitContext) -> Recipe:
         budget = context.budget

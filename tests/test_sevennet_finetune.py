@@ -190,11 +190,12 @@ def test_the_refit_moves_energy_per_atom_by_the_fitted_shift_before_training(
     known = ~np.isnan(species_shift(sevennet_0))
     moved = species_shift(method.model_) - species_shift(sevennet_0)
     np.testing.assert_allclose(moved[known], change[known], atol=1e-5)
-    # the shift is the least-squares fit of the residuals: what is left is the fit's residual
+    # the shift is the chosen ridge fit of the residuals: what is left is the fit's residual
     residual = np.abs(train.labels().energy_per_atom - after.energy_per_atom).mean()
-    assert residual == pytest.approx(
-        method.history_["shift_refit"]["residual_mae_ev_per_atom"], abs=1e-5
-    )
+    chosen = method.history_["reference_shift"]
+    assert residual == pytest.approx(chosen["train_residual_mae_ev_per_atom"], abs=1e-5)
+    maes = {c["strength"]: c["val_energy_mae_ev_per_atom"] for c in chosen["candidates"]}
+    assert maes[chosen["chosen_strength"]] == min(maes.values())
     assert np.abs(change).max() > 0.1  # r2SCAN's references differ from the GGA ones
 
 
