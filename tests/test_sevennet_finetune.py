@@ -24,6 +24,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.stress import full_3x3_to_voigt_6_stress
 
 import baselines.sevennet_finetune as module
+from baselines.regularised_reference import DEFAULT_STRENGTHS
 from baselines.sevennet_finetune import SevenNetFineTune
 from mfbench import units
 from mfbench.cli import main
@@ -298,7 +299,7 @@ def test_registered_by_spec_with_its_params() -> None:
     assert params == {
         "learning_rate": 3e-4, "epochs": None, "batch_size": None, "lr_decay": 0.99,
         "huber_delta": 0.01, "force_loss_weight": 1.0, "stress_loss_weight": 0.01,
-        "base_model": "7net-0",
+        "base_model": "7net-0", "strengths": DEFAULT_STRENGTHS,
     }  # fmt: skip
     assert SevenNetFineTune.needs_training_frames
 
