@@ -103,6 +103,8 @@ class ScoreCitation:
             return ONE_SEED
         if self.ci_low is None or self.ci_high is None:
             return NO_INTERVAL
+        if self.ci_low == self.ci_high:
+            return f"all {len(self.seeds)} seeds gave the same value: 95 % t-interval of zero width"
         return f"95 % t-interval of the mean {_rounded(self.ci_low)} to {_rounded(self.ci_high)}"
 
     @property
