@@ -109,12 +109,16 @@ def test_a_hostile_method_name_stays_inert_in_both_forms() -> None:
     source = citation(method=HOSTILE)
     text = citation_text(source)
     (line,) = [line for line in text.splitlines() if line.startswith("method: ")]
-    assert line.startswith('method: "evil}\\n@misc')  # a JSON string: one line, nothing forged
+    assert line.startswith('method: "evil}\\n\\u0040misc')  # a JSON string: one line
     bibtex = citation_bibtex(source)
     database = parse_string(bibtex, "bibtex")
     (key,) = database.entries
     assert re.fullmatch(r"[A-Za-z0-9._:-]+", key) and "x" not in database.entries
     assert bibtex.count("{") == bibtex.count("}")
+    assert "@" not in text  # pasted into a .bib file, the plain text opens no entry
+    inside = bibtex.replace("contributors}", "contributors @misc{y, mfbench_mean={1}}}")
+    forged = citation_text(source) + inside
+    assert len(parse_citations(forged)) == 2  # an @ inside a field opens no entry either
     plain, from_bibtex = parse_citations(citation_file(source))
     assert plain.method == HOSTILE and plain.names_method(HOSTILE)
     assert from_bibtex.names_method(HOSTILE) and not from_bibtex.names_method("evil")

@@ -153,8 +153,9 @@ def _bibtex_entries(text: str) -> list[dict[str, str]]:
     """The ``mfbench_*`` fields of every BibTeX entry that has them, as plain-text keys."""
     by_field = {field: key for key, field in FIELD_NAMES.items()}
     entries = []
-    for match in _BIBTEX_START.finditer(text):
-        fields = _bibtex_fields(text, match.end())
+    position = 0
+    while match := _BIBTEX_START.search(text, position):
+        fields, position = _bibtex_fields(text, match.end())
         values: dict[str, str] = {}
         for name, value in fields.items():
             value = " ".join(bibtex_unescape(value).split())
@@ -167,14 +168,19 @@ def _bibtex_entries(text: str) -> list[dict[str, str]]:
     return entries
 
 
-def _bibtex_fields(text: str, start: int) -> dict[str, str]:
-    """``{field name (lower case): raw value}`` of the entry whose fields begin at ``start``."""
+def _bibtex_fields(text: str, start: int) -> tuple[dict[str, str], int]:
+    """The fields of the entry whose fields begin at ``start``, and where the entry ends.
+
+    Returns:
+        ``({field name (lower case): raw value}, the index after the entry)``; an ``@`` inside
+        a field is text, so the next entry is looked for only after this one.
+    """
     fields: dict[str, str] = {}
     position = start
     while True:
         match = _FIELD_NAME.match(text, position)
         if not match:
-            return fields
+            return fields, position
         name = match.group(1).lower()
         value, position = _bibtex_value(text, match.end())
         if name in fields:

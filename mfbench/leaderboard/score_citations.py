@@ -47,7 +47,7 @@ ONE_SEED = "one seed, no interval"
 #: Written for the interval of several seeds when a seed's value is missing.
 NO_INTERVAL = "no interval (a seed's value is missing)"
 #: A name written as it is in the plain-text block (anything else is JSON-quoted).
-PLAIN_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:/+-]*")
+PLAIN_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]*")
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,14 @@ def _article(word: str) -> str:
 
 
 def _name(value: str) -> str:
-    """A name for the plain-text block: as it is when a plain token, else a JSON string."""
-    return value if PLAIN_TOKEN.fullmatch(value) else json.dumps(value, ensure_ascii=True)
+    r"""A name for plain text: as it is when a plain token, else a one-line JSON string.
+
+    ``@`` is written ``\u0040`` (the same JSON string), so that no name can begin what a
+    BibTeX reader takes for an entry when the plain text is pasted into a ``.bib`` file.
+    """
+    if PLAIN_TOKEN.fullmatch(value):
+        return value
+    return json.dumps(value, ensure_ascii=True).replace("@", "\\u0040")
 
 
 def _full(value: float | None) -> str:
@@ -150,7 +156,7 @@ def sentence(citation: ScoreCitation) -> str:
     seeds = " ".join(map(str, c.seeds))
     rank = f"; rank {c.rank} among the methods at this fraction" if c.rank is not None else ""
     text = (
-        f"mfbench task {c.task} v{c.task_version}, method {c.method} "
+        f"mfbench task {_name(c.task)} v{c.task_version}, method {_name(c.method)} "
         f"[params {c.params_hash[:8]}], training fraction {c.fraction:g} "
         f"({c.n_train_frames} frames), seed{'s' if len(c.seeds) != 1 else ''} {seeds}: "
         f"{ENERGY.long} {_rounded(c.mean)} {ENERGY.unit} ({c.interval_text}){rank}. "
@@ -246,7 +252,8 @@ def citation_bibtex(citation: ScoreCitation) -> str:
     c = citation
     metric = ENERGY.long[:1].upper() + ENERGY.long[1:]
     title = (
-        f"{metric} of {c.method} on mfbench task {c.task} v{c.task_version} at training "
+        f"{metric} of {_name(c.method)} on mfbench task {_name(c.task)} v{c.task_version} at "
+        "training "
         f"fraction {c.fraction:g}"
     )
     entries = [
