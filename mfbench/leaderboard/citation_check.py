@@ -31,7 +31,7 @@ from pathlib import Path
 from mfbench.errors import MfbenchError
 from mfbench.leaderboard.citation_parsing import CitedScore
 from mfbench.leaderboard.content import CollectedRuns, collect_runs
-from mfbench.leaderboard.score_citations import METRIC, ScoreCitation
+from mfbench.leaderboard.score_citations import METRIC, ScoreCitation, quoted_name
 from mfbench.leaderboard.task_citations import task_citations
 from mfbench.leaderboard.task_content import task_content
 from mfbench.results import ValidationReport, validate_records
@@ -184,8 +184,9 @@ def verify_citation(claim: CitedScore, recomputation: Recomputation) -> Verifica
     from mfbench import __version__
 
     check = Verification(
-        f"{claim.form} citation: task {claim.task} v{claim.task_version}, method "
-        f"{claim.method} [params {claim.params_hash[:8]}], fraction {claim.fraction:g}"
+        f"{claim.form} citation: task {quoted_name(claim.task)} v{claim.task_version}, method "
+        f"{quoted_name(claim.method)} [params {claim.params_hash[:8]}], fraction "
+        f"{claim.fraction:g}"
     )
     snapshot = recomputation.snapshot(claim.mfbench_version)
     matches = snapshot.matches(claim.snapshot)

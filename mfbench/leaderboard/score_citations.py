@@ -134,7 +134,7 @@ def _article(word: str) -> str:
     return f"an {word}" if word[:1].lower() in "aeiou" or word.startswith("r²") else f"a {word}"
 
 
-def _name(value: str) -> str:
+def quoted_name(value: str) -> str:
     r"""A name for plain text: as it is when a plain token, else a one-line JSON string.
 
     ``@`` is written ``\u0040`` (the same JSON string), so that no name can begin what a
@@ -156,7 +156,7 @@ def sentence(citation: ScoreCitation) -> str:
     seeds = " ".join(map(str, c.seeds))
     rank = f"; rank {c.rank} among the methods at this fraction" if c.rank is not None else ""
     text = (
-        f"mfbench task {_name(c.task)} v{c.task_version}, method {_name(c.method)} "
+        f"mfbench task {quoted_name(c.task)} v{c.task_version}, method {quoted_name(c.method)} "
         f"[params {c.params_hash[:8]}], training fraction {c.fraction:g} "
         f"({c.n_train_frames} frames), seed{'s' if len(c.seeds) != 1 else ''} {seeds}: "
         f"{ENERGY.long} {_rounded(c.mean)} {ENERGY.unit} ({c.interval_text}){rank}. "
@@ -231,7 +231,7 @@ def fields(citation: ScoreCitation) -> list[tuple[str, str, str]]:
 def citation_text(citation: ScoreCitation) -> str:
     """The plain-text form: a header, the sentence, the ``key: value`` block."""
     block = "\n".join(
-        f"{key}: {_name(value) if key in {'task', 'method'} else value}"
+        f"{key}: {quoted_name(value) if key in {'task', 'method'} else value}"
         for key, _, value in fields(citation)
     )
     return (
@@ -251,9 +251,9 @@ def citation_bibtex(citation: ScoreCitation) -> str:
     """The BibTeX form: one ``@misc`` entry."""
     c = citation
     metric = ENERGY.long[:1].upper() + ENERGY.long[1:]
+    task, method = quoted_name(c.task), quoted_name(c.method)
     title = (
-        f"{metric} of {_name(c.method)} on mfbench task {_name(c.task)} v{c.task_version} at "
-        "training "
+        f"{metric} of {method} on mfbench task {task} v{c.task_version} at training "
         f"fraction {c.fraction:g}"
     )
     entries = [
