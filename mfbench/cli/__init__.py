@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "sweep",
     "results",
     "leaderboard",
+    "cite",
     "diagnostics",
     "ci",
     "submissions",

@@ -16,6 +16,12 @@ is marked everywhere its numbers appear: a banner on every page showing them (``
 ``base.html.j2``), the columns ``citable`` and ``notice`` in every download of those pages,
 and "not citable" in the text of its badges.
 - ``mfbench.bib`` (the suite), ``methods/<method>.bib``, ``badges/<task>/<entry>.svg``;
+- ``cite/<task>/fraction-<f>/<entry>.txt``: the citation of each ranked row, plain text and
+  BibTeX (:mod:`mfbench.leaderboard.score_citations`), linked from the row's "cite" cell;
+- ``snapshot.json``: the leaderboard snapshot (:mod:`mfbench.results.snapshot`): the sha256
+  of the validated records the site is built from, with the entries it hashes. Its id is on
+  every page (footer), every CSV (a ``snapshot`` column) and JSON download (a top-level
+  ``snapshot`` field) and every badge (title and ``<desc>``);
 - ``.mfbench-site.json``: the list of files written, so that a rebuild removes the files of a
   method that is gone, and only those.
 
@@ -45,9 +51,11 @@ from mfbench.atomic_write import write_bytes_atomic
 from mfbench.html.environment import environment, template_text
 from mfbench.html.safety import json_download, site_path
 from mfbench.leaderboard.content import SiteContent, build_content
-from mfbench.leaderboard.tables import Table, with_citability
+from mfbench.leaderboard.score_citations import citation_file
+from mfbench.leaderboard.tables import Table, with_citability, with_snapshot
 from mfbench.leaderboard.view_model import MethodContent
 from mfbench.results import ValidationReport, validate_records
+from mfbench.results.snapshot import Snapshot, snapshot_of
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +63,8 @@ logger = logging.getLogger(__name__)
 MANIFEST = ".mfbench-site.json"
 #: The sorter script, inlined into every page.
 SORT_SCRIPT = "sortable.js"
+#: The snapshot listing at the site's root.
+SNAPSHOT_FILE = "snapshot.json"
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class SiteReport:
         n_ranked: runs compared in the tables (valid, comparable and compliant).
         n_reference: valid, comparable runs shown as reference rows, not ranked, because
             they broke the data rules.
+        snapshot: the snapshot of the validated records the site is built from.
     """
 
     out: Path
@@ -86,6 +97,7 @@ class SiteReport:
     n_ranked: int
     n_reference: int = 0
     unchecked: tuple[ValidationReport, ...] = ()
+    snapshot: Snapshot | None = None
 
     def summary(self) -> str:
         """A few lines for the command line."""
@@ -95,6 +107,12 @@ class SiteReport:
             f"ranked, {self.n_reference} not ranked (non-compliant), "
             f"{len(self.rejected)} rejected, {len(self.unchecked)} not checked here"
         ]
+        if self.snapshot is not None:
+            lines.append(
+                f"leaderboard snapshot {self.snapshot.short} ({self.snapshot.id}) of "
+                f"{len(self.snapshot.entries)} validated record(s), mfbench "
+                f"{self.snapshot.mfbench_version}"
+            )
         if self.removed:
             lines.append(f"removed {len(self.removed)} file(s) of an earlier build")
         lines += [report.summary() for report in (*self.rejected, *self.unchecked)]
@@ -128,7 +146,8 @@ def build_site(
     """
     paths = [Path(p) for p in results]
     reports = validate_records(paths)
-    content = build_content(reports, paths)
+    snapshot = snapshot_of(reports)
+    content = build_content(reports, paths, snapshot=snapshot)
     if diagnostics:
         from mfbench.leaderboard.diagnostics_content import diagnostics_pages
 
@@ -148,6 +167,7 @@ def build_site(
         n_accepted=content.n_accepted,
         n_ranked=content.n_ranked,
         n_reference=content.n_reference,
+        snapshot=snapshot,
     )
     logger.info("%s", report.summary().splitlines()[0])
     return report
@@ -177,11 +197,13 @@ def render_site(content: SiteContent, templates: Path | None = None) -> dict[str
     """
     env = environment(templates)
     script = template_text(SORT_SCRIPT, templates)
+    snapshot = content.snapshot
     common = {
         "site": content,
         "generator": content.generator,
         "csp": content_security_policy(script),
         "sort_script": Markup(script),
+        "snapshot": snapshot,
     }
     files = _Files()
     files.add(
@@ -203,14 +225,39 @@ def render_site(content: SiteContent, templates: Path | None = None) -> dict[str
         files.add(method.bib_path, method.bibtex.encode("utf-8"))
         for badge in method.badges:
             files.add(badge.path, badge.svg.encode("utf-8"))
+    for task in content.tasks:
+        for citation in task.citations:
+            files.add(citation.path, citation_file(citation).encode("utf-8"))
+    stamp = snapshot.id if snapshot is not None else None
     for table in _downloads(content):
         if table.download is not None:
+            if stamp is not None:
+                table = with_snapshot(table, stamp)
             files.add(f"{table.download}.csv", table.csv_bytes())
-            files.add(f"{table.download}.json", table.json_bytes(content.generator))
+            files.add(f"{table.download}.json", table.json_bytes(content.generator, stamp))
     files.add("mfbench.bib", content.suite_bib.encode("utf-8"))
     for page in content.diagnostics:
-        files.add(page.page, page.html.encode("utf-8"))
+        html = page.html if snapshot is None else _stamp_diagnostics(page.html, snapshot)
+        files.add(page.page, html.encode("utf-8"))
+    if snapshot is not None:
+        files.add(SNAPSHOT_FILE, json_download(content.snapshot_listing))
     return files.payloads
+
+
+def _stamp_diagnostics(html: str, snapshot: Snapshot) -> str:
+    """A diagnostics page (rendered by :mod:`mfbench.diagnostics.page`) with the snapshot id.
+
+    The page shows a dataset's shift, not records, and has a template of its own; its footer
+    still says which leaderboard snapshot it was published with.
+    """
+    head, sep, tail = html.rpartition("</footer>")
+    if not sep:
+        raise ValueError("a diagnostics page without a footer cannot be stamped")
+    line = (
+        f"<p>Published with leaderboard snapshot <code>{snapshot.short}</code> "
+        f"(<code>{snapshot.id}</code>).</p>\n"
+    )
+    return f"{head}{line}{sep}{tail}"
 
 
 class _Files:

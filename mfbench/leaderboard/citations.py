@@ -147,6 +147,20 @@ def bibtex_text(value: Any) -> str:
     return _TEX_SPECIAL.sub(lambda m: _TEX_ESCAPES[m.group()], text)
 
 
+#: Each escape :func:`bibtex_text` writes, and the character it stands for.
+_TEX_UNESCAPES = {escaped: char for char, escaped in _TEX_ESCAPES.items()}
+_TEX_ESCAPED = re.compile("|".join(re.escape(e) for e in sorted(_TEX_UNESCAPES, key=len)[::-1]))
+
+
+def bibtex_unescape(text: str) -> str:
+    r"""The text :func:`bibtex_text` escaped: each of its escapes back to its character.
+
+    ``bibtex_unescape(bibtex_text(s)) == s`` for a one-line NFC string without control or
+    format characters and without runs of whitespace (what :func:`bibtex_text` keeps as it is).
+    """
+    return _TEX_ESCAPED.sub(lambda m: _TEX_UNESCAPES[m.group()], text)
+
+
 def bibtex_verbatim(value: Any) -> str | None:
     """``value`` for a verbatim field (``doi``, ``url``) when it is plain ASCII, else None.
 

@@ -18,6 +18,7 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from mfbench.leaderboard.method_content import badges_by_method, method_content
 from mfbench.leaderboard.method_sections import RecordFiles
 from mfbench.leaderboard.submission_content import Submission, find_submissions, read_submission
 from mfbench.leaderboard.tables import Table, text_cell, value_text
+from mfbench.leaderboard.task_citations import task_citations
 from mfbench.leaderboard.task_content import task_content
 from mfbench.leaderboard.view_model import (
     HASH_SHOWN,
@@ -39,30 +41,41 @@ from mfbench.leaderboard.view_model import (
 from mfbench.results import ValidationReport, comparable, records_frame
 from mfbench.results.aggregate import GROUP_COLUMNS
 from mfbench.results.compliance import NonCompliance, non_compliance
+from mfbench.results.snapshot import Snapshot, snapshot_of
 
 logger = logging.getLogger(__name__)
 
 
-def build_content(
+@dataclass(frozen=True)
+class CollectedRuns:
+    """The runs the site shows, and the records it does not.
+
+    Attributes:
+        runs: the accepted runs in every form the pages need.
+        submissions: the packed submissions found, their problems shown relative to the roots.
+        rejected: reports of records rejected (by validation, by a rejected submission, or
+            because they cannot be tabulated).
+        unchecked: reports of records this machine could not check.
+        n_records: record files found.
+    """
+
+    runs: Runs
+    submissions: list[Submission]
+    rejected: list[ValidationReport]
+    unchecked: list[ValidationReport]
+    n_records: int
+
+
+def collect_runs(
     reports: Sequence[ValidationReport], roots: Sequence[Path], *, submissions: bool = True
-) -> SiteContent:
-    """The site's content from validation reports.
+) -> CollectedRuns:
+    """Sort the validated records into ranked, reference, set-apart and left-out runs.
 
     Args:
-        reports: one per record file, accepted or not (e.g. from
-            :func:`mfbench.results.validate_records`).
-        roots: the results folders or files given by the user; record paths are shown
-            relative to them so that the site does not publish the builder's folders.
-
-        submissions: look for packed submissions under ``roots``
-            (:mod:`mfbench.leaderboard.submission_content`): the records of a rejected one
-            are rejected, those of a non-compliant one are reference rows.
-
-    Returns:
-        The content; tasks and methods sorted by name.
+        reports: one per record file (e.g. from :func:`mfbench.results.validate_records`).
+        roots: the results folders or files given by the user (see :func:`build_content`).
+        submissions: look for packed submissions under ``roots``.
     """
-    from mfbench import __version__
-
     shown = _PathNames(roots)
     found = [
         read_submission(folder, shown.path(folder))
@@ -92,7 +105,6 @@ def build_content(
     else:
         frame = kept = apart = reference = pd.DataFrame()
         flags = {}
-    paths = [shown.path(r.path) for r in accepted]
     runs = Runs(
         frame,
         kept,
@@ -100,15 +112,54 @@ def build_content(
         reference,
         {i: flag.reason for i, flag in flags.items()},
         records,
-        paths,
+        [shown.path(r.path) for r in accepted],
         _entries(frame, _tags(frame, flags)),
+        tuple(r.path for r in accepted),
     )
+    return CollectedRuns(runs, found, rejected, unchecked, len(reports))
+
+
+def build_content(
+    reports: Sequence[ValidationReport],
+    roots: Sequence[Path],
+    *,
+    submissions: bool = True,
+    snapshot: Snapshot | None = None,
+) -> SiteContent:
+    """The site's content from validation reports.
+
+    Args:
+        reports: one per record file, accepted or not (e.g. from
+            :func:`mfbench.results.validate_records`).
+        roots: the results folders or files given by the user; record paths are shown
+            relative to them so that the site does not publish the builder's folders.
+
+        submissions: look for packed submissions under ``roots``
+            (:mod:`mfbench.leaderboard.submission_content`): the records of a rejected one
+            are rejected, those of a non-compliant one are reference rows.
+        snapshot: the snapshot of ``reports`` (:func:`mfbench.results.snapshot.snapshot_of`);
+            computed when not given. Every page, download and badge carries its id, and every
+            ranked row a citation naming it.
+
+    Returns:
+        The content; tasks and methods sorted by name.
+    """
+    from mfbench import __version__
+
+    if snapshot is None:
+        snapshot = snapshot_of(reports)
+    shown = _PathNames(roots)
+    collected = collect_runs(reports, roots, submissions=submissions)
+    runs, found = collected.runs, collected.submissions
+    frame, accepted_paths = runs.frame, runs.sources
     tasks = [
         task_content(str(task), runs)
         for task in (sorted(frame["task"].unique()) if len(frame) else [])
     ]
-    badges = badges_by_method(tasks, runs.entries)
-    files = RecordFiles([r.path for r in accepted])
+    for task in tasks:
+        task.citations = task_citations(task, runs, snapshot)
+    badges = badges_by_method(tasks, runs.entries, snapshot)
+    files = RecordFiles(list(accepted_paths))
     methods = [
         method_content(str(name), runs, tasks, badges, files=files)
         for name in (sorted(frame["method"].unique()) if len(frame) else [])
@@ -127,16 +178,18 @@ def build_content(
         tasks=tasks,
         methods=methods,
         submissions=found,
-        rejected=_rejected_table(rejected, shown),
-        rejected_reports=rejected,
-        unchecked=_unchecked_table(unchecked, shown),
-        unchecked_reports=unchecked,
-        n_records=len(reports),
-        n_accepted=len(accepted),
-        n_ranked=len(kept),
-        n_reference=len(reference),
+        rejected=_rejected_table(collected.rejected, shown),
+        rejected_reports=collected.rejected,
+        unchecked=_unchecked_table(collected.unchecked, shown),
+        unchecked_reports=collected.unchecked,
+        n_records=collected.n_records,
+        n_accepted=len(runs.records),
+        n_ranked=len(runs.kept),
+        n_reference=len(runs.reference),
         generator=f"mfbench {__version__}",
         method_tasks=_method_tasks(frame),
+        snapshot=snapshot,
+        snapshot_listing=snapshot.document(shown.path),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from markupsafe import Markup
 
 from mfbench.html.numbers import format_number, is_missing
-from mfbench.html.safety import display_text
+from mfbench.html.safety import display_text, xml_text
 from mfbench.html.svg import badge, inline_svg
 from mfbench.leaderboard import citations
 from mfbench.leaderboard.method_sections import MethodPage, RecordFiles, task_sections
@@ -35,12 +35,19 @@ from mfbench.leaderboard.view_model import (
     TaskContent,
     Variant,
 )
+from mfbench.results.snapshot import Snapshot
 
 
 def badges_by_method(
-    tasks: list[TaskContent], entries: dict[tuple[str, str], Entry]
+    tasks: list[TaskContent],
+    entries: dict[tuple[str, str], Entry],
+    snapshot: Snapshot | None = None,
 ) -> dict[str, list[BadgeFile]]:
-    """README badges by method name: energy MAE of each entry at its largest fraction."""
+    """README badges by method name: energy MAE of each entry at its largest fraction.
+
+    With a ``snapshot``, each badge's title ends with its short id and its ``<desc>`` holds
+    the full one (:func:`stamp_badge`).
+    """
     found: dict[str, list[BadgeFile]] = defaultdict(list)
     for task in tasks:
         if task.summary is None or task.results is None:
@@ -65,10 +72,28 @@ def badges_by_method(
                 f"{int(record['n_seeds'])} seed(s)"
             )
             path = f"badges/{task.slug}/{entry.slug}.svg"
+            if snapshot is not None:
+                title += f"; leaderboard snapshot {snapshot.short}"
             svg = badge(f"mfbench {task.name}", message, title, citable=task.citable)
+            if snapshot is not None:
+                svg = stamp_badge(svg, snapshot)
             inline = Markup(inline_svg(svg, "b" + hashlib.sha256(path.encode()).hexdigest()[:12]))
             found[entry.name].append(BadgeFile(path, svg, inline, task.name, label))
     return found
+
+
+def stamp_badge(svg: str, snapshot: Snapshot) -> str:
+    """``svg`` (a :func:`mfbench.html.svg.badge`) with a ``<desc>`` naming the full snapshot id.
+
+    The id is hexadecimal and the version a package version, so the text needs no escaping
+    beyond the version's, which :func:`mfbench.html.safety.xml_text` does.
+    """
+    desc = xml_text(f"mfbench leaderboard snapshot {snapshot.id} (mfbench "
+                    f"{snapshot.mfbench_version})")  # fmt: skip
+    head, sep, tail = svg.partition("</title>\n")
+    if not sep:
+        raise ValueError("a badge without a <title> cannot be stamped")
+    return f"{head}{sep}<desc>{desc}</desc>\n{tail}"
 
 
 def method_content(

@@ -94,19 +94,21 @@ class Table:
             writer.writerow([_csv_value(record.get(name)) for name in self.fields])
         return buffer.getvalue().encode("utf-8")
 
-    def json_bytes(self, generator: str) -> bytes:
-        """The records as JSON: ``{"table", "caption", "columns", "rows", "generator"}``."""
-        return json_download(
-            {
-                "table": self.key,
-                "caption": self.caption,
-                "columns": self.fields,
-                "rows": [
-                    {name: record.get(name) for name in self.fields} for record in self.records
-                ],
-                "generator": generator,
-            }
-        )
+    def json_bytes(self, generator: str, snapshot: str | None = None) -> bytes:
+        """The records as JSON: ``{"table", "caption", "columns", "rows", "generator"}``.
+
+        With a ``snapshot`` id, also ``"snapshot"``: the leaderboard snapshot the rows are of.
+        """
+        payload = {
+            "table": self.key,
+            "caption": self.caption,
+            "columns": self.fields,
+            "rows": [{name: record.get(name) for name in self.fields} for record in self.records],
+            "generator": generator,
+        }
+        if snapshot is not None:
+            payload["snapshot"] = snapshot
+        return json_download(payload)
 
 
 def _csv_value(value: Any) -> Any:
@@ -226,6 +228,25 @@ def with_citability(table: Table, notices: Sequence[str | None]) -> Table:
         for record, notice in zip(table.records, notices, strict=True)
     ]
     return replace(table, fields=[*fields, *CITABILITY_FIELDS], records=records)
+
+
+#: Download column naming the leaderboard snapshot a row belongs to.
+SNAPSHOT_FIELD = "snapshot"
+
+
+def with_snapshot(table: Table, snapshot: str) -> Table:
+    """``table`` with a ``snapshot`` column in its downloads: the same id on every row.
+
+    A column rather than a comment line or a sidecar: the CSV stays plain (one header row,
+    every reader takes it as it is) and a row copied out of it, or several downloads
+    concatenated, still says which snapshot each number belongs to. The column comes before
+    the :data:`CITABILITY_FIELDS`, which stay last. The displayed cells are unchanged.
+    """
+    fields = [f for f in table.fields if f != SNAPSHOT_FIELD]
+    tail = [f for f in fields if f in CITABILITY_FIELDS]
+    head = [f for f in fields if f not in CITABILITY_FIELDS]
+    records = [{**record, SNAPSHOT_FIELD: snapshot} for record in table.records]
+    return replace(table, fields=[*head, SNAPSHOT_FIELD, *tail], records=records)
 
 
 def key_value_table(

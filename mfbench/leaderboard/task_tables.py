@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from mfbench.html.numbers import format_number, is_missing
+from mfbench.leaderboard.score_citations import citation_path
 from mfbench.leaderboard.tables import (
     Cell,
     Table,
@@ -172,11 +173,14 @@ def _ranked_rows(
     entries: dict[tuple[str, str], Entry],
     metrics: Sequence[MetricInfo],
     with_frames: bool,
+    cite_task: str | None = None,
 ) -> tuple[list[list[Cell]], list[dict[str, Any]]]:
-    """Cells ``rank, method, metrics…, [train frames,] seeds`` and download rows.
+    """Cells ``rank, method, metrics…, [train frames,] seeds[, cite]`` and download rows.
 
     The ranked metric comes right after the method, so that the three leading columns can
-    stay in view on a narrow screen (:attr:`Table.sticky`).
+    stay in view on a narrow screen (:attr:`Table.sticky`). With ``cite_task`` (the task's
+    slug), a last cell links to the row's citation
+    (:func:`mfbench.leaderboard.score_citations.citation_path`).
     """
     rows, records = [], []
     for _, row in frame.iterrows():
@@ -190,10 +194,21 @@ def _ranked_rows(
                 *_metric_cells(row, metrics),
                 *([number_cell(int(row["n_train_frames"]))] if with_frames else []),
                 number_cell(int(row["n_seeds"]), title=f"seeds {seeds}"),
+                *([_cite_cell(cite_task, float(row["fraction"]), entry)] if cite_task else []),
             ]
         )
         records.append({"rank": rank, **_download_row(row, entry, metrics)})
     return rows, records
+
+
+def _cite_cell(task_slug: str, fraction: float, entry: Entry) -> Cell:
+    """A link to a ranked row's citation (plain text and BibTeX)."""
+    return Cell(
+        text="cite",
+        sort="",
+        href=citation_path(task_slug, fraction, entry.slug),
+        title="citation of this row: plain text and BibTeX, with the leaderboard snapshot",
+    )
 
 
 def fraction_tables(
@@ -219,14 +234,15 @@ def _fraction_table(
     fraction = float(rows["fraction"].iloc[0])
     frame = rows.assign(rank=_ranks(rows[f"{ENERGY.key}_mean"]))
     frame = frame.sort_values(["rank", "label"], na_position="last")
-    cells, records = _ranked_rows(frame, entries, metrics, with_frames=False)
+    task_slug = stem.rsplit("/", 1)[-1]
+    cells, records = _ranked_rows(frame, entries, metrics, with_frames=False, cite_task=task_slug)
     frames = sorted({int(n) for n in rows["n_train_frames"]})
     seeds = sorted({int(n) for n in rows["n_seeds"]})
     return Table(
         key=f"{stem.rsplit('/', 1)[-1]}-fraction-{fraction:g}",
         caption=f"Fraction {fraction:g}: {', '.join(format_number(n) for n in frames)} training "
         f"frames, {_count(seeds, 'seed')} per method",
-        headers=["Rank", "Method", *(_header(m) for m in metrics), "Seeds"],
+        headers=["Rank", "Method", *(_header(m) for m in metrics), "Seeds", "Cite"],
         rows=cells,
         fields=[*_RANKED_FIELDS, *_metric_fields(metrics)],
         records=records,
@@ -235,7 +251,8 @@ def _fraction_table(
         "fraction only. Cells: mean over seeds and, with two or more seeds, the 95 % Student-t "
         "interval of the mean in parentheses (none with one seed). Covered share: the test "
         "frames whose elements all occur in this training fraction; E MAE covered: the "
-        "energy MAE on those frames. Ef MAE: formation energy.",
+        "energy MAE on those frames. Ef MAE: formation energy. Cite: the row's citation "
+        "(plain text and BibTeX) with the leaderboard snapshot it belongs to.",
         sticky=3,
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -14,6 +15,7 @@ from markupsafe import Markup
 
 from mfbench.leaderboard import citations
 from mfbench.leaderboard.diagnostics_content import DiagnosticsPage
+from mfbench.leaderboard.score_citations import ScoreCitation
 from mfbench.leaderboard.submission_content import Submission
 from mfbench.leaderboard.tables import Table
 from mfbench.metrics.catalogue import (
@@ -27,6 +29,7 @@ from mfbench.metrics.catalogue import (
     STRESS,
 )
 from mfbench.results import ValidationReport
+from mfbench.results.snapshot import Snapshot
 from mfbench.tasks.definition import Task
 
 #: Characters of a params hash shown in an entry label.
@@ -136,6 +139,7 @@ class TaskContent:
         gains_note: why the task has no transfer gains at all (no ``roles.gain_baselines``);
             empty when it names some (the section is then left out only if none of them ran).
         fit_notes: why an entry has no power-law fit, one sentence per reason.
+        citations: one per row of ``fractions``, in table order (each row's "cite" link).
     """
 
     name: str
@@ -162,6 +166,7 @@ class TaskContent:
     head_to_head: Table | None = None
     gains_note: str = ""
     fit_notes: list[str] = field(default_factory=list)
+    citations: list[ScoreCitation] = field(default_factory=list)
 
     @property
     def citable(self) -> bool:
@@ -238,6 +243,7 @@ class Runs:
         records: the accepted records as parsed JSON.
         paths: each record's path as the site shows it (relative to its results folder).
         entries: every (name, params_hash) of ``frame``, labelled.
+        sources: each record's ``result.json`` on this machine (same order as ``records``).
     """
 
     frame: pd.DataFrame
@@ -248,6 +254,7 @@ class Runs:
     records: list[dict[str, Any]]
     paths: list[str]
     entries: dict[tuple[str, str], Entry]
+    sources: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -257,7 +264,9 @@ class SiteContent:
     ``rejected`` lists the records that failed validation; ``unchecked`` those this machine
     could not check (no verdict: each with the command that makes the check possible).
     ``method_tasks`` names the tasks each method name has accepted runs of (its page carries
-    the notices of those that are not citable, see :meth:`notices`).
+    the notices of those that are not citable, see :meth:`notices`). ``snapshot`` identifies
+    the validated records the site is built from (:mod:`mfbench.results.snapshot`);
+    ``snapshot_listing`` is its ``snapshot.json``, record paths relative to the results folders.
     """
 
     tasks: list[TaskContent]
@@ -275,6 +284,8 @@ class SiteContent:
     diagnostics: list[DiagnosticsPage] = field(default_factory=list)
     suite_bib: str = field(default_factory=citations.suite_bibtex)
     method_tasks: dict[str, list[str]] = field(default_factory=dict)
+    snapshot: Snapshot | None = None
+    snapshot_listing: dict[str, Any] = field(default_factory=dict)
 
     def notices(self, tasks: Sequence[str] | None = None) -> list[str]:
         """The citability notices of ``tasks`` (default: every task), in task order."""
