@@ -16,8 +16,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from mfbench import __version__
 from mfbench.data.registry import REGISTRY_ENV
 from mfbench.errors import MfbenchError
 from mfbench.paths import TASKS_ENV
@@ -44,13 +44,28 @@ COMMAND_MODULES = (
 _OPTIONAL_MODULES = frozenset({"methods"})
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: mfbench's version and the snapshot of the committed results it ships."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from mfbench.results.shipped_snapshot import version_line
+
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mfbench`` command."""
     parser = argparse.ArgumentParser(
         prog="mfbench",
         description="Benchmark for cross-functional (GGA → r²SCAN) transfer learning of uMLIPs.",
     )
-    parser.add_argument("--version", action="version", version=f"mfbench {__version__}")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="the version and the committed results' snapshot"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
