@@ -42,13 +42,13 @@ from baselines.training import (
     TARGETS,
     Recipe,
     TrainingDivergedError,
-    _Checkpoint,
     _mean_maes,
     add_maes,
     batch_loss,
     make_loss,
     validate,
 )
+from mfbench.methods import EpochCheckpoint
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def train_joint(
     loss_fn = make_loss(recipe)
     generator = getattr(train_loader, "generator", None)
     aux_batches = CyclingBatches(aux_loader)
-    checkpoint = _Checkpoint(checkpoint_dir, tag, key)
+    checkpoint = EpochCheckpoint(checkpoint_dir, tag, key)
     history: list[dict[str, Any]] = []
 
     state = checkpoint.load()

@@ -22,7 +22,6 @@ split to pick a model, which some methods may want and others not).
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import time
@@ -32,7 +31,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from mfbench.methods import FitDivergedError, write_bytes_atomic
+from mfbench.methods import EpochCheckpoint, FitDivergedError
 
 logger = logging.getLogger(__name__)
 
@@ -129,38 +128,6 @@ def add_maes(sums: dict[str, float], sizes: dict[str, int], out: dict[str, Any])
         sizes[k] += int(out[f"{k}_MAE_size"])
 
 
-class _Checkpoint:
-    """One stage's checkpoint file: ``<folder>/<tag>.pt``."""
-
-    def __init__(self, folder: Path | None, tag: str, key: str) -> None:
-        self.path = Path(folder) / f"{tag}.pt" if folder is not None else None
-        self.key = key
-
-    def load(self) -> dict[str, Any] | None:
-        """The saved state (tensors on CPU; ``load_state_dict`` moves them), or None."""
-        import torch
-
-        if self.path is None or not self.path.is_file():
-            return None
-        state = torch.load(self.path, map_location="cpu", weights_only=False)
-        if state.get("key") != self.key:
-            logger.warning(
-                "%s was written for other hyperparameters, frames or seed; starting afresh",
-                self.path,
-            )
-            return None
-        return state
-
-    def save(self, state: dict[str, Any]) -> None:
-        import torch
-
-        if self.path is None:
-            return
-        buffer = io.BytesIO()
-        torch.save({"key": self.key, **state}, buffer)
-        write_bytes_atomic(self.path, buffer.getvalue())
-
-
 def train_chgnet(
     model: Any,
     train_loader: Any,
@@ -219,7 +186,7 @@ def train_chgnet(
     )
     loss_fn = make_loss(recipe)
     generator = getattr(train_loader, "generator", None)
-    checkpoint = _Checkpoint(checkpoint_dir, tag, key)
+    checkpoint = EpochCheckpoint(checkpoint_dir, tag, key)
     history: list[dict[str, Any]] = []
 
     state = checkpoint.load()

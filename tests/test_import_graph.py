@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "mfbench.units",
         "mfbench.paths",
         "mfbench.atomic_write",
+        "mfbench.epoch_checkpoint",
         "mfbench.locks",
         "mfbench.type_check",
         "mfbench.provenance",

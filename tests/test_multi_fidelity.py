@@ -13,11 +13,11 @@ from baselines.finetune import graph_loader
 from baselines.joint_training import HEAD_MODULES, CyclingBatches, fidelity_view
 from baselines.multi_fidelity import AuxiliaryDataError, MultiFidelity
 from baselines.regularised_reference import DEFAULT_STRENGTHS, ReferenceStrengthError
-from baselines.training import Recipe, _Checkpoint, batch_loss, make_loss
+from baselines.training import Recipe, batch_loss, make_loss
 from mfbench.data.frameset import FrameSet
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
-from mfbench.methods import Budget, FitContext, MfbenchError, get_method
+from mfbench.methods import Budget, EpochCheckpoint, FitContext, MfbenchError, get_method
 from mfbench.models.chgnet import load_pretrained
 from mfbench.seeding import seed_everything
 from mfbench.tasks.data import TaskData
@@ -201,14 +201,14 @@ def test_a_killed_fit_resumes_to_the_same_weights(
     )  # fmt: skip
     assert whole.history_["reference_shift"]["chosen_strength"] in DEFAULT_STRENGTHS
 
-    original_save, saves = _Checkpoint.save, []
+    original_save, saves = EpochCheckpoint.save, []
 
-    def save_then_die(self: _Checkpoint, state: dict) -> None:
+    def save_then_die(self: EpochCheckpoint, state: dict) -> None:
         original_save(self, state)
         saves.append(self.path)
         raise KeyboardInterrupt  # killed right after the first checkpoint
 
-    monkeypatch.setattr(_Checkpoint, "save", save_then_die)
+    monkeypatch.setattr(EpochCheckpoint, "save", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         _fit(tiny, tmp_path / "killed")
     monkeypatch.undo()

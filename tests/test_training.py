@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from baselines.finetune import FineTune, MultiStage
-from baselines.training import TrainingDivergedError, _Checkpoint
+from baselines.training import TrainingDivergedError
 from mfbench.data.frameset import FrameSet
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
-from mfbench.methods import FitContext, Method
+from mfbench.methods import EpochCheckpoint, FitContext, Method
 from mfbench.seeding import seed_everything
 from mfbench.tasks.data import TaskData
 from mfbench.tasks.definition import Budget, get_task
@@ -68,16 +68,16 @@ def test_a_killed_fit_resumes_to_the_same_weights(
     assert {stage: [e["steps"] for e in h] for stage, h in whole.history_.items()} == steps
     assert whole.steps_run_ == sum(s[-1] for s in steps.values())
 
-    original_save = _Checkpoint.save
+    original_save = EpochCheckpoint.save
     saves = []
 
-    def save_then_die(self: _Checkpoint, state: dict) -> None:
+    def save_then_die(self: EpochCheckpoint, state: dict) -> None:
         original_save(self, state)
         saves.append(self.path)
         if len(saves) == killed_at_save:
             raise KeyboardInterrupt  # killed right after this checkpoint
 
-    monkeypatch.setattr(_Checkpoint, "save", save_then_die)
+    monkeypatch.setattr(EpochCheckpoint, "save", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         _fit(method, tiny, tmp_path / "killed", budget, **params)
     monkeypatch.undo()

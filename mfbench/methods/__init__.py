@@ -22,6 +22,8 @@ Tools:
   by least squares on composition fractions, or by ridge towards a prior (``strength``).
 - :data:`HUANG_2025_BIBTEX`: the paper the suite follows, for ``Method.references``.
 - :func:`write_bytes_atomic`, :func:`write_json_atomic`: files written whole or not at all.
+- :class:`EpochCheckpoint`, :func:`run_key`: a training stage's checkpoint file, resumed only
+  by the same run (``mfbench.epoch_checkpoint``).
 - :func:`get_method`, :func:`method_names`: the registry (names and ``module:Class`` specs).
 - :func:`describe_methods`: each registered method's class, description and parameters.
 - :class:`MethodCalculator` (``mfbench.methods.calculator``): a fitted method as an ASE
@@ -32,6 +34,7 @@ from mfbench.atomic_write import write_bytes_atomic, write_json_atomic
 from mfbench.data.elemental_reference import ElementalReference, fit_elemental_reference
 from mfbench.data.frameset import FrameSet
 from mfbench.data.labels import LabelTable
+from mfbench.epoch_checkpoint import EpochCheckpoint, run_key
 from mfbench.errors import MfbenchError
 from mfbench.methods.base import FitContext, FitDivergedError, Method, NotFittedError
 from mfbench.methods.references import HUANG_2025_BIBTEX
@@ -39,8 +42,8 @@ from mfbench.methods.registry import describe_methods, get_method, method_names
 from mfbench.tasks.definition import Budget
 
 __all__ = [
-    "HUANG_2025_BIBTEX", "Budget", "ElementalReference", "FitContext", "FitDivergedError",
-    "FrameSet", "LabelTable", "Method", "MfbenchError", "NotFittedError", "describe_methods",
-    "fit_elemental_reference", "get_method", "method_names", "write_bytes_atomic",
-    "write_json_atomic",
+    "HUANG_2025_BIBTEX", "Budget", "ElementalReference", "EpochCheckpoint", "FitContext",
+    "FitDivergedError", "FrameSet", "LabelTable", "Method", "MfbenchError", "NotFittedError",
+    "describe_methods", "fit_elemental_reference", "get_method", "method_names", "run_key",
+    "write_bytes_atomic", "write_json_atomic",
 ]  # fmt: skip
