@@ -81,3 +81,19 @@ def module_home(
 def out(module_runs: tuple[Path, Path]) -> Path:
     """The folder holding the runs of :func:`module_runs`."""
     return module_runs[1]
+
+
+@pytest.fixture(scope="module")
+def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One MFBENCH_HOME for a whole test module, so the embedded dataset is prepared once."""
+    return tmp_path_factory.mktemp("module-home")
+
+
+@pytest.fixture
+def use_shared_home(
+    isolated_home: Path, shared_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Opt a module's tests into :func:`shared_home`
+    (``pytestmark = pytest.mark.usefixtures("use_shared_home")``)."""
+    monkeypatch.setenv("MFBENCH_HOME", str(shared_home))
+    return shared_home

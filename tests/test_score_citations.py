@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -155,17 +154,7 @@ def test_a_broken_citation_is_a_clear_error(text: str, message: str) -> None:
 # ----------------------------------------------------------------------------- round trips
 
 
-@pytest.fixture(scope="module")
-def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("citation-home")
-
-
-@pytest.fixture(autouse=True)
-def _use_shared_home(
-    isolated_home: Path, shared_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
-    monkeypatch.setenv("MFBENCH_HOME", str(shared_home))
-    yield
+pytestmark = pytest.mark.usefixtures("use_shared_home")
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

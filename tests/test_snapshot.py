@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,18 +38,7 @@ RUNS = (
 )
 
 
-@pytest.fixture(scope="module")
-def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One MFBENCH_HOME for the module, so the embedded dataset is prepared once."""
-    return tmp_path_factory.mktemp("snapshot-home")
-
-
-@pytest.fixture(autouse=True)
-def _use_shared_home(
-    isolated_home: Path, shared_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
-    monkeypatch.setenv("MFBENCH_HOME", str(shared_home))
-    yield
+pytestmark = pytest.mark.usefixtures("use_shared_home")
 
 
 def copy_runs(dest: Path, runs: tuple[str, ...] = RUNS, *, reverse: bool = False) -> Path:
