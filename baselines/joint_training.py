@@ -46,6 +46,7 @@ from baselines.training import (
     add_maes,
     batch_loss,
     make_loss,
+    restore_state,
     validate,
 )
 from mfbench.methods import EpochCheckpoint
@@ -245,15 +246,9 @@ def train_joint(
 
     state = checkpoint.load()
     if state is not None:
-        model.load_state_dict(state["model"])
+        history = restore_state(state, model, optimizer, scheduler, generator)
         load_head_state(aux_model, state["aux_head"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        if generator is not None:
-            generator.set_state(state["loader_rng"])
         aux_batches.load_state_dict(state["aux_loader"])
-        history = state["history"]
         if history:
             logger.info("%s: resuming after epoch %d of %d", tag, len(history), epochs)
     done = history[-1]["steps"] if history else 0

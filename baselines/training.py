@@ -128,6 +128,24 @@ def add_maes(sums: dict[str, float], sizes: dict[str, int], out: dict[str, Any])
         sizes[k] += int(out[f"{k}_MAE_size"])
 
 
+def restore_state(
+    state: dict[str, Any], model: Any, optimizer: Any, scheduler: Any, generator: Any
+) -> list[dict[str, Any]]:
+    """Load a checkpoint's model, optimizer, scheduler and random states; its history.
+
+    ``generator`` is the training loader's (None when it has none).
+    """
+    import torch
+
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    if generator is not None:
+        generator.set_state(state["loader_rng"])
+    return state["history"]
+
+
 def train_chgnet(
     model: Any,
     train_loader: Any,
@@ -191,13 +209,7 @@ def train_chgnet(
 
     state = checkpoint.load()
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        if generator is not None:
-            generator.set_state(state["loader_rng"])
-        history = state["history"]
+        history = restore_state(state, model, optimizer, scheduler, generator)
         if history:
             logger.info("%s: resuming after epoch %d of %d", tag, len(history), epochs)
     done = history[-1]["steps"] if history else 0
