@@ -12,13 +12,12 @@ import torch
 
 from baselines.delta import DeltaLearning
 from baselines.finetune import graph_loader
-from baselines.training import _Checkpoint
 from baselines.zero_shot import ZeroShotRefitAtomRef
 from mfbench.data.frameset import FrameSet
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
 from mfbench.errors import DataError
-from mfbench.methods import Budget, FitContext, LabelTable, get_method
+from mfbench.methods import Budget, EpochCheckpoint, FitContext, LabelTable, get_method
 from mfbench.models.chgnet import predict_with_chgnet
 from mfbench.models.chgnet.graph_cache import ConverterSettings
 from mfbench.seeding import seed_everything
@@ -189,14 +188,14 @@ def test_a_killed_fit_resumes_to_the_same_weights(
 
     whole = fit(tmp_path / "whole")
     assert [e["steps"] for e in whole.history_["train"]] == [2, 3]
-    original_save, saves = _Checkpoint.save, []
+    original_save, saves = EpochCheckpoint.save, []
 
-    def save_then_die(self: _Checkpoint, state: dict) -> None:
+    def save_then_die(self: EpochCheckpoint, state: dict) -> None:
         original_save(self, state)
         saves.append(self.path)
         raise KeyboardInterrupt  # killed right after the first checkpoint
 
-    monkeypatch.setattr(_Checkpoint, "save", save_then_die)
+    monkeypatch.setattr(EpochCheckpoint, "save", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         fit(tmp_path / "killed")
     monkeypatch.undo()
