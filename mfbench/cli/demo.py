@@ -75,7 +75,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``demo`` to the ``mfbench`` parser."""
     p = commands.add_parser(
-        "demo", help="the main job: every baseline trained and scored on the embedded dataset"
+        "demo", help="the main job: the baselines trained and scored on the embedded dataset"
     )
     p.add_argument("--task", default=DEFAULT_TASK)
     p.add_argument(
