@@ -66,16 +66,20 @@ def paper_check_table(
     return table, ""
 
 
-#: Columns of the head-to-head download (one row per comparison and fraction).
+#: Columns of the head-to-head download (one row per comparison, metric and fraction).
 _HEAD_TO_HEAD_FIELDS = [
-    "question", "method", "other", "fraction", "n_train_frames", "n_seeds", "mean", "ci_low",
-    "ci_high", "other_n_seeds", "other_mean", "other_ci_low", "other_ci_high", "ratio",
-    "outcome", "reason",
+    "question", "method", "other", "metric", "unit", "fraction", "n_train_frames", "n_seeds",
+    "mean", "ci_low", "ci_high", "other_n_seeds", "other_mean", "other_ci_low",
+    "other_ci_high", "ratio", "outcome", "reason",
+]  # fmt: skip
+#: Column headers of the head-to-head table on the page.
+_HEAD_TO_HEAD_HEADERS = [
+    "Question", "Metric", "Fraction", "Frames", "Method", "MAE", "Other", "MAE", "Outcome",
 ]  # fmt: skip
 
 
 def head_to_head_table(summary: pd.DataFrame, definition: Task | None, stem: str) -> Table | None:
-    """The comparisons ``roles.comparisons`` names, one row per comparison and fraction.
+    """The comparisons ``roles.comparisons`` names, one row per comparison, metric and fraction.
 
     Returns:
         The table, or None when the task names no comparison (or is not defined here).
@@ -89,6 +93,7 @@ def head_to_head_table(summary: pd.DataFrame, definition: Task | None, stem: str
             rows.append(
                 [
                     text_cell(pair.question),
+                    text_cell(f"{pair.metric.long} ({pair.metric.unit})"),
                     fraction_cell(row["fraction"]),
                     number_cell(row["n_train_frames"]),
                     text_cell(pair.method),
@@ -100,19 +105,21 @@ def head_to_head_table(summary: pd.DataFrame, definition: Task | None, stem: str
             )
             records.append(
                 {"question": pair.question, "method": pair.method, "other": pair.other}
-                | {k: row.get(k) for k in _HEAD_TO_HEAD_FIELDS[3:]}
+                | {"metric": pair.metric.key, "unit": pair.metric.unit}
+                | {k: row.get(k) for k in _HEAD_TO_HEAD_FIELDS[5:]}
             )
     return Table(
         key=f"{stem.rsplit('/', 1)[-1]}-head-to-head",
-        caption="Head-to-head comparisons this task names (energy MAE, meV/atom)",
-        headers=["Question", "Fraction", "Frames", "Method", "MAE", "Other", "MAE", "Outcome"],
+        caption="Head-to-head comparisons this task names (energy and force MAE)",
+        headers=_HEAD_TO_HEAD_HEADERS,
         rows=rows,
         fields=_HEAD_TO_HEAD_FIELDS,
         records=records,
         download=f"{stem}.head-to-head",
         sortable=False,
         css_class="paper-check",
-        note="Energy MAE, mean over seeds (95 % t-interval). An outcome names the lower method "
+        note="Each metric's mean over seeds (95 % t-interval), energy and forces read "
+        "separately. An outcome names the lower method "
         "only when the two intervals do not overlap; not measurable: a method has no run at "
         "that fraction or one seed (no interval).",
     )

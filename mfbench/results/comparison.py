@@ -1,9 +1,11 @@
 """Interval comparisons of two methods of one task summary, and the verdicts they give.
 
 A comparison reads two rows of a summary (:func:`mfbench.results.summarize`: one row per
-method, hyperparameters and fraction, with ``n_seeds``, ``n_train_frames`` and, for the energy
-MAE in meV/atom, ``energy_mae_mev_per_atom_mean``, ``_ci_low`` and ``_ci_high``, the 95 %
-interval of the mean over seeds) and asks whether the claimed-better one has the lower MAE.
+method, hyperparameters and fraction, with ``n_seeds``, ``n_train_frames`` and, for each metric,
+e.g. the energy MAE in meV/atom, ``energy_mae_mev_per_atom_mean``, ``_ci_low`` and ``_ci_high``,
+the 95 % interval of the mean over seeds) and asks whether the claimed-better one has the lower
+MAE. The paper's claims are read on the energy MAE (the default); other comparisons may name
+another metric.
 :mod:`mfbench.results.paper_check` builds the paper's claims from these; the site's other
 comparisons (e.g. of two starts) use them too.
 
@@ -107,8 +109,14 @@ def nonzero_fractions(task: Task) -> list[float]:
     return [f for f in task.fractions.values if f > 0]
 
 
-def entry(rows: pd.DataFrame, method: str, fraction: float, name_of: Namer = str) -> Entry | str:
-    """The summary row of ``method`` at ``fraction``, or why there is none to compare."""
+def entry(
+    rows: pd.DataFrame, method: str, fraction: float, name_of: Namer = str, metric: str = METRIC
+) -> Entry | str:
+    """The summary row of ``method`` at ``fraction``, or why there is none to compare.
+
+    ``metric`` is the summary's metric column stem (default: the energy MAE, meV/atom); the
+    entry's mean and interval are in its unit.
+    """
     name = name_of(method)
     if not len(rows):
         return f"{name} has no run at fraction {fraction:g}"
@@ -127,9 +135,9 @@ def entry(rows: pd.DataFrame, method: str, fraction: float, name_of: Namer = str
         fraction=float(row["fraction"]),
         n_train_frames=int(row["n_train_frames"]),
         n_seeds=int(row["n_seeds"]),
-        mean=_float(row.get(f"{METRIC}_mean")),
-        low=_float(row.get(f"{METRIC}_ci_low")),
-        high=_float(row.get(f"{METRIC}_ci_high")),
+        mean=_float(row.get(f"{metric}_mean")),
+        low=_float(row.get(f"{metric}_ci_low")),
+        high=_float(row.get(f"{metric}_ci_high")),
     )
 
 
@@ -161,10 +169,14 @@ def comparison(
     fraction: float,
     name_of: Namer = str,
     say: Callable[[str], str] = str,
+    metric: str = METRIC,
+    unit: str = UNIT,
 ) -> dict[str, Any]:
     """One evidence row: ``better`` against ``other`` at ``fraction``.
 
     ``name_of`` names the methods in the row's ``text``; ``say`` words its verdict there.
+    ``metric`` is the summary's metric column stem and ``unit`` its unit (default: the energy
+    MAE in meV/atom).
     """
     row: dict[str, Any] = {
         "fraction": fraction,
@@ -175,7 +187,8 @@ def comparison(
         **dict.fromkeys(("other_n_seeds", "other_mean", "other_ci_low", "other_ci_high"), None),
         "ratio": None,
     }
-    first, second = entry(rows, better, fraction, name_of), entry(rows, other, fraction, name_of)
+    first = entry(rows, better, fraction, name_of, metric)
+    second = entry(rows, other, fraction, name_of, metric)
     for prefix, point in (("", first), ("other_", second)):
         if isinstance(point, Entry):
             row.update(
@@ -191,12 +204,16 @@ def comparison(
             row["ratio"] = second.mean / first.mean
         verdict, reason = compare(first, second)
         row.update(verdict=verdict, reason=reason)
-    row["text"] = comparison_text(row, first, second, say(row["verdict"]))
+    row["text"] = comparison_text(row, first, second, say(row["verdict"]), unit)
     return row
 
 
 def comparison_text(
-    row: dict[str, Any], first: Entry | str, second: Entry | str, verdict: str | None = None
+    row: dict[str, Any],
+    first: Entry | str,
+    second: Entry | str,
+    verdict: str | None = None,
+    unit: str = UNIT,
 ) -> str:
     """One comparison in words.
 
@@ -211,7 +228,7 @@ def comparison_text(
             else f"{first.n_seeds} and {second.n_seeds} seeds"
         )
         head += f" ({first.n_train_frames:,} frames, {seeds})"
-        head += f": {first.name} {value_text(first)} vs {second.name} {value_text(second)} {UNIT}"
+        head += f": {first.name} {value_text(first)} vs {second.name} {value_text(second)} {unit}"
         if row["ratio"] is not None:
             head += f" ({ratio_text(row['ratio'])})"
     return f"{head}: {verdict or row['verdict']} ({row['reason']})"
