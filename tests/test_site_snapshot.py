@@ -37,6 +37,8 @@ SPARSE = (
     "leaderboard/diagnostics",
 )
 TASK = "sevennet-r2scan-quick"
+#: The records the clone holds: the demo's baselines at its 2 fractions, 2 reference rows at each.
+N_RECORDS = len(DEMO_METHODS) * 2 + 2 * 2
 #: The committed score the test cites: Method 4 (the elemental-referenced fine-tune) at 0.1.
 METHOD, FRACTION = "finetune-refit-atomref", "0.1"
 CITED_RUN = f"baselines/{TASK}/v1/{METHOD}/fraction-{FRACTION}/seed-0"
@@ -66,9 +68,8 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["git", "-C", str(folder), "checkout", "-q"],
     ):
         subprocess.run(command, check=True, capture_output=True)
-    # the demo's baselines at its 2 fractions, and 2 reference rows at each
     records = list((folder / "leaderboard" / "results").rglob("result.json"))
-    assert len(records) == len(DEMO_METHODS) * 2 + 4 == 22
+    assert len(records) == N_RECORDS
     return folder
 
 
@@ -92,8 +93,8 @@ def site(clone: Path, home: Path) -> tuple[Path, str]:
 
 def snapshot_id(site: Path) -> str:
     listing = json.loads((site / "snapshot.json").read_text(encoding="utf-8"))
-    assert re.fullmatch(r"[0-9a-f]{64}", listing["id"]) and listing["n_records"] == 18
-    assert listing["left_out"] == {} and len(listing["entries"]) == 18
+    assert re.fullmatch(r"[0-9a-f]{64}", listing["id"]) and listing["n_records"] == N_RECORDS
+    assert listing["left_out"] == {} and len(listing["entries"]) == N_RECORDS
     return str(listing["id"])
 
 
