@@ -33,10 +33,12 @@ from typing import Any
 
 import pandas as pd
 
+from mfbench.metrics.catalogue import ENERGY, MetricInfo
 from mfbench.tasks.definition import Task
 
-METRIC = "energy_mae_mev_per_atom"
-UNIT = "meV/atom"
+#: The metric the paper's claims are read on, its summary column stem and its unit.
+METRIC = ENERGY.key
+UNIT = ENERGY.unit
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
@@ -110,12 +112,16 @@ def nonzero_fractions(task: Task) -> list[float]:
 
 
 def entry(
-    rows: pd.DataFrame, method: str, fraction: float, name_of: Namer = str, metric: str = METRIC
+    rows: pd.DataFrame,
+    method: str,
+    fraction: float,
+    name_of: Namer = str,
+    metric: MetricInfo = ENERGY,
 ) -> Entry | str:
     """The summary row of ``method`` at ``fraction``, or why there is none to compare.
 
-    ``metric`` is the summary's metric column stem (default: the energy MAE, meV/atom); the
-    entry's mean and interval are in its unit.
+    The entry's mean and interval are those of ``metric`` (default: the energy MAE, meV/atom),
+    in its unit.
     """
     name = name_of(method)
     if not len(rows):
@@ -135,9 +141,9 @@ def entry(
         fraction=float(row["fraction"]),
         n_train_frames=int(row["n_train_frames"]),
         n_seeds=int(row["n_seeds"]),
-        mean=_float(row.get(f"{metric}_mean")),
-        low=_float(row.get(f"{metric}_ci_low")),
-        high=_float(row.get(f"{metric}_ci_high")),
+        mean=_float(row.get(f"{metric.key}_mean")),
+        low=_float(row.get(f"{metric.key}_ci_low")),
+        high=_float(row.get(f"{metric.key}_ci_high")),
     )
 
 
@@ -169,14 +175,12 @@ def comparison(
     fraction: float,
     name_of: Namer = str,
     say: Callable[[str], str] = str,
-    metric: str = METRIC,
-    unit: str = UNIT,
+    metric: MetricInfo = ENERGY,
 ) -> dict[str, Any]:
-    """One evidence row: ``better`` against ``other`` at ``fraction``.
+    """One evidence row: ``better`` against ``other`` at ``fraction``, on ``metric``.
 
     ``name_of`` names the methods in the row's ``text``; ``say`` words its verdict there.
-    ``metric`` is the summary's metric column stem and ``unit`` its unit (default: the energy
-    MAE in meV/atom).
+    ``metric`` defaults to the energy MAE (meV/atom).
     """
     row: dict[str, Any] = {
         "fraction": fraction,
@@ -204,7 +208,7 @@ def comparison(
             row["ratio"] = second.mean / first.mean
         verdict, reason = compare(first, second)
         row.update(verdict=verdict, reason=reason)
-    row["text"] = comparison_text(row, first, second, say(row["verdict"]), unit)
+    row["text"] = comparison_text(row, first, second, say(row["verdict"]), metric.unit)
     return row
 
 

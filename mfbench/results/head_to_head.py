@@ -97,7 +97,7 @@ def _head_to_head(
     for fraction in nonzero_fractions(task):
         row = comparison(
             rows, pair.method, pair.other, fraction,
-            say=lambda v: _outcome(v, pair), metric=metric.key, unit=metric.unit,
+            say=lambda v: _outcome(v, pair), metric=metric,
         )  # fmt: skip
         row["outcome"] = _outcome(row.pop("verdict"), pair)
         evidence.append(row)
