@@ -10,7 +10,9 @@ from importlib import metadata
 from mfbench import __version__
 from mfbench.paths import PACKAGE_DIR
 
-_PACKAGES = ("chgnet", "torch", "pymatgen", "numpy", "ase")
+#: Recorded in every run; a package that is not installed is recorded as None. sevenn and e3nn
+#: are the second architecture's (the ``sevenn`` extra).
+_PACKAGES = ("chgnet", "sevenn", "e3nn", "torch", "pymatgen", "numpy", "ase")
 
 
 def _git(*args: str) -> str:

@@ -36,14 +36,17 @@ from mfbench.errors import DataError
 from mfbench.methods import FitContext, FitDivergedError, MfbenchError, get_method
 from mfbench.models.sevenn import (
     INSTALL_COMMAND,
+    SAVED_FILE,
     MissingExtraError,
     add_to_species_shift,
     gpa_to_sevenn_stress,
     load_calculator,
+    load_saved_sevennet,
     load_sevennet,
     predict_with_calculator,
     predict_with_sevennet,
     require_sevenn,
+    save_sevennet,
     sevenn_stress_to_gpa,
     species_shift,
 )
@@ -162,6 +165,26 @@ def test_a_shift_change_moves_energy_per_atom_by_the_fractions_times_the_change(
     moved = species_shift(model) - species_shift(sevennet_0)
     np.testing.assert_allclose(moved[[11, 7, 13, 25]], delta[[11, 7, 13, 25]], atol=1e-6)
     assert np.isnan(species_shift(sevennet_0)[[0, 83]]).tolist() == [False, True]  # H, Po
+
+
+def test_a_saved_model_loads_back_with_the_same_weights_and_energies(
+    sevennet_0, tiny, tmp_path: Path
+) -> None:
+    # SevenNet-0's config names sevenn 0.9; a file saved with it had its convolutions' radial
+    # weights re-sorted on load (energies off by a few meV/atom)
+    model, config = load_sevennet(FitContext(), "7net-0")
+    add_to_species_shift(model, np.linspace(-0.5, 0.5, 94))
+    save_sevennet(model, config, tmp_path / SAVED_FILE)
+    loaded, _ = load_saved_sevennet(tmp_path / SAVED_FILE)
+    expected = model.state_dict()
+    assert sorted(loaded.state_dict()) == sorted(expected)
+    for name, tensor in loaded.state_dict().items():
+        assert torch.equal(tensor, expected[name]), name
+    structures = tiny[2]
+    np.testing.assert_array_equal(
+        predict_with_sevennet(loaded, structures, progress=False).energy_per_atom,
+        predict_with_sevennet(model, structures, progress=False).energy_per_atom,
+    )
 
 
 def test_an_element_the_model_does_not_know_is_named(sevennet_0) -> None:

@@ -21,12 +21,21 @@ SAVED_FILE = "checkpoint_sevennet.pth"
 
 
 def save_sevennet(model: Any, config: dict[str, Any], path: Path) -> None:
-    """Write ``model``'s weights with its sevenn ``config`` to ``path``, whole or not at all."""
+    """Write ``model``'s weights with its sevenn ``config`` to ``path``, whole or not at all.
+
+    The config's ``version`` becomes the installed sevenn's: the weights are in this version's
+    layout (sevenn rearranged an old checkpoint's weights when it built ``model``), and sevenn
+    rearranges the weights of a file whose version is older again when it loads it.
+    SevenNet-0's config says 0.9.x, so keeping it would scramble the convolutions' radial
+    weights of every saved fine-tune.
+    """
+    import sevenn
     import torch
 
     buffer = io.BytesIO()
     torch.save(
-        {"config": config, "model_state_dict": model.state_dict(), "epoch": None,
+        {"config": {**config, "version": sevenn.__version__},
+         "model_state_dict": model.state_dict(), "epoch": None,
          "time": datetime.now().strftime("%Y-%m-%d %H:%M"), "hash": uuid.uuid4().hex},
         buffer,
     )  # fmt: skip
