@@ -66,12 +66,15 @@ def paper_check_table(
     return table, ""
 
 
-#: Columns of the head-to-head download (one row per comparison, metric and fraction).
-_HEAD_TO_HEAD_FIELDS = [
-    "question", "method", "other", "metric", "unit", "fraction", "n_train_frames", "n_seeds",
-    "mean", "ci_low", "ci_high", "other_n_seeds", "other_mean", "other_ci_low",
-    "other_ci_high", "ratio", "outcome", "reason",
+#: Columns of the head-to-head download that name the comparison and its metric.
+_PAIR_FIELDS = ["question", "method", "other", "metric", "unit"]
+#: Columns of the head-to-head download read from a comparison's row (one per fraction).
+_ROW_FIELDS = [
+    "fraction", "n_train_frames", "n_seeds", "mean", "ci_low", "ci_high", "other_n_seeds",
+    "other_mean", "other_ci_low", "other_ci_high", "ratio", "outcome", "reason",
 ]  # fmt: skip
+#: Columns of the head-to-head download (one row per comparison, metric and fraction).
+_HEAD_TO_HEAD_FIELDS = _PAIR_FIELDS + _ROW_FIELDS
 #: Column headers of the head-to-head table on the page.
 _HEAD_TO_HEAD_HEADERS = [
     "Question", "Metric", "Fraction", "Frames", "Method", "MAE", "Other", "MAE", "Outcome",
@@ -106,7 +109,7 @@ def head_to_head_table(summary: pd.DataFrame, definition: Task | None, stem: str
             records.append(
                 {"question": pair.question, "method": pair.method, "other": pair.other}
                 | {"metric": pair.metric.key, "unit": pair.metric.unit}
-                | {k: row.get(k) for k in _HEAD_TO_HEAD_FIELDS[5:]}
+                | {k: row.get(k) for k in _ROW_FIELDS}
             )
     return Table(
         key=f"{stem.rsplit('/', 1)[-1]}-head-to-head",
