@@ -23,7 +23,7 @@ import numpy as np
 
 from mfbench.data.prepare import prepare
 from mfbench.data.registry import get_dataset
-from mfbench.methods import get_method, method_names
+from mfbench.methods import Method, get_method, method_names
 from mfbench.seeding import seed_everything
 from mfbench.testing import KitData, method_checks
 
@@ -46,7 +46,7 @@ FIRST = (
 )
 
 
-def _factory(name: str):
+def _factory(name: str) -> partial[Method]:
     """Fresh instances of ``name``, trained briefly (1 epoch of batch 8) where it trains."""
     cls = get_method(name)
     accepted = cls().get_params()  # not the signature: subclasses pass **kwargs on
