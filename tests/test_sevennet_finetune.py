@@ -167,9 +167,7 @@ def test_a_shift_change_moves_energy_per_atom_by_the_fractions_times_the_change(
     assert np.isnan(species_shift(sevennet_0)[[0, 83]]).tolist() == [False, True]  # H, Po
 
 
-def test_a_saved_model_loads_back_with_the_same_weights_and_energies(
-    sevennet_0, tiny, tmp_path: Path
-) -> None:
+def test_a_saved_model_loads_back_with_the_same_weights_and_energies(tiny, tmp_path: Path) -> None:
     # SevenNet-0's config names sevenn 0.9; a file saved with it had its convolutions' radial
     # weights re-sorted on load (energies off by a few meV/atom)
     model, config = load_sevennet(FitContext(), "7net-0")
